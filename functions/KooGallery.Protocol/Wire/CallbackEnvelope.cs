@@ -1,0 +1,61 @@
+using System.Text.Json;
+
+namespace KooGallery.Protocol.Wire;
+
+/// <summary>
+/// The parts of every V2 body needed before dispatch: <c>activity</c>, <c>testFlag</c>, and the parsed
+/// body for the activity's own model.
+/// </summary>
+public sealed record CallbackEnvelope(string Activity, bool IsTest, JsonElement Body)
+{
+    private static readonly JsonDocumentOptions Options = new() { MaxDepth = 32 };
+
+    public static WireParse<CallbackEnvelope> Parse(ReadOnlySpan<byte> body)
+    {
+        JsonElement root;
+        try
+        {
+            using var document = JsonDocument.Parse(body.ToArray(), Options);
+            root = document.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return WireParse<CallbackEnvelope>.Fail("The body is not valid JSON.");
+        }
+
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return WireParse<CallbackEnvelope>.Fail("The body must be a JSON object.");
+        }
+
+        var fields = new FieldReader(root);
+        var activity = fields.Required("activity", Activities.MaxLength);
+        var isTest = fields.TestFlag();
+        return fields.Error is null
+            ? WireParse<CallbackEnvelope>.Ok(new CallbackEnvelope(activity, isTest, root))
+            : WireParse<CallbackEnvelope>.Fail(fields.Error);
+    }
+
+    /// <summary>
+    /// Best-effort ids for logging and telemetry before (or without) full parsing: <c>orderId</c> and
+    /// <c>instanceId</c> from either body shape, cut to 100 characters.
+    /// </summary>
+    public (string? OrderId, string? InstanceId) CorrelationIds()
+    {
+        static string? Text(JsonElement e, string name) =>
+            e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.String or JsonValueKind.Number
+                ? Cut(v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText())
+                : null;
+
+        var orderId = Text(Body, "orderId");
+        if (orderId is null && Body.TryGetProperty("orderInfo", out var orderInfo))
+        {
+            var first = orderInfo.ValueKind == JsonValueKind.Array && orderInfo.GetArrayLength() > 0 ? orderInfo[0] : orderInfo;
+            orderId = Text(first, "orderId");
+        }
+
+        return (orderId, Text(Body, "instanceId"));
+    }
+
+    private static string? Cut(string? value) => value is { Length: > 100 } ? value[..100] : value;
+}
