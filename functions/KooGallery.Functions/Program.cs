@@ -1,6 +1,7 @@
+using KooGallery.Functions;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Hosting;
 
 var builder = FunctionsApplication.CreateBuilder(args);
-builder.ConfigureFunctionsWebApplication();
+KooGalleryApp.Configure(builder);
 builder.Build().Run();

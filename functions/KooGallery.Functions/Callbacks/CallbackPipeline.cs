@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using KooGallery.Functions.Configuration;
+using KooGallery.Protocol;
+using KooGallery.Protocol.Signing;
+using KooGallery.Protocol.Wire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KooGallery.Functions.Callbacks;
+
+/// <summary>
+/// The path of one production-interface call: body limit → signature → timestamp window → parse →
+/// nonce → dispatch on <c>activity</c> → exact answer bytes → <c>Body-Sign</c>. Every outcome is a
+/// KooGallery answer; nothing escapes as an HTTP error.
+/// </summary>
+public sealed partial class CallbackPipeline(
+    IOptionsMonitor<KooGalleryOptions> options,
+    NonceStore nonces,
+    ActivityDispatcher dispatcher,
+    TimeProvider time,
+    ILogger<CallbackPipeline> logger)
+{
+    public async Task<CallbackAnswer> HandleAsync(IncomingCallback call, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        var settings = options.CurrentValue;
+        var trace = new CallTrace();
+        KooGalleryResponse response;
+
+        using (var budget = new CancellationTokenSource(settings.CallbackBudget, time))
+        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(budget.Token, cancellationToken))
+        {
+            try
+            {
+                response = await DecideAsync(call, settings, trace, linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (budget.IsCancellationRequested)
+            {
+                logger.LogError(
+                    "KooGallery {Activity} for order {OrderId} instance {InstanceId} ran past the {BudgetMs} ms budget; answering 000005 so KooGallery retries.",
+                    trace.Activity, trace.OrderId, trace.InstanceId, settings.CallbackBudget.TotalMilliseconds);
+                response = new KooGalleryResponse(ResultCode.InternalError, "internal timeout; please retry.");
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(
+                    ex,
+                    "KooGallery {Activity} for order {OrderId} instance {InstanceId} failed on our side ({ErrorType}); answering 000005 so KooGallery retries.",
+                    trace.Activity, trace.OrderId, trace.InstanceId, ex.GetType().Name);
+                response = new KooGalleryResponse(ResultCode.InternalError, "internal error; please retry.");
+            }
+        }
+
+        var body = response.ToUtf8Bytes();
+        var answer = new CallbackAnswer(body, BodySign.HeaderValue(settings.Keys[0], body), response.ResultCode);
+        var elapsed = time.GetElapsedTime(started);
+
+        // One structured line per call: Application Insights turns these properties into the custom
+        // dimensions (activity, result code, order id, instance id) that alerts and the workbook query.
+        var level = response.ResultCode == ResultCode.InternalError ? LogLevel.Error
+            : response.ResultCode.IsSuccess || response.ResultCode == ResultCode.Processing ? LogLevel.Information
+            : LogLevel.Warning;
+        logger.Log(
+            level,
+            "KooGallery callback {Activity} answered {ResultCode} in {ElapsedMs:F1} ms (order {OrderId}, instance {InstanceId}, test {IsTest}, key #{KeyIndex}, signed over {SignedPayload}): {ResultMsg}",
+            trace.Activity, response.ResultCode.Value, elapsed.TotalMilliseconds, trace.OrderId, trace.InstanceId, trace.IsTest,
+            trace.KeyIndex, trace.SignedPayload, response.ResultMsg);
+        return answer;
+    }
+
+    private async Task<KooGalleryResponse> DecideAsync(IncomingCallback call, KooGalleryOptions settings, CallTrace trace, CancellationToken cancellationToken)
+    {
+        if (call.BodyProblem is not null)
+        {
+            return Reject(ResultCode.InvalidParameter, call.BodyProblem);
+        }
+
+        // Huawei's demo: a missing or wrong signature is an authentication failure (000001); a missing,
+        // malformed or stale timestamp or nonce is a parameter problem (000002).
+        if (string.IsNullOrWhiteSpace(call.Signature))
+        {
+            return Reject(ResultCode.AuthenticationFailed, "the signature query parameter is missing.");
+        }
+
+        if (!RequestTimestamp.TryParse(call.Timestamp, out var signedAt))
+        {
+            return Reject(ResultCode.InvalidParameter, "the timestamp query parameter is missing or is not 13-digit milliseconds (or 10-digit seconds).");
+        }
+
+        if (call.Nonce is null || !NonceFormat().IsMatch(call.Nonce))
+        {
+            return Reject(ResultCode.InvalidParameter, "the nonce query parameter is missing or malformed (1–128 printable characters, none of / \\ # ?).");
+        }
+
+        var match = V2RequestSignature.Verify(settings.Keys, call.Signature, call.Nonce, call.Timestamp!, call.Body);
+        if (!match.IsValid)
+        {
+            return Reject(ResultCode.AuthenticationFailed, "the signature does not match the request.");
+        }
+
+        trace.KeyIndex = match.KeyIndex;
+        trace.SignedPayload = match.Payload.ToString();
+        if (!RequestTimestamp.IsWithin(signedAt, time.GetUtcNow(), settings.MaxClockSkew))
+        {
+            return Reject(ResultCode.InvalidParameter, $"the timestamp is more than {settings.MaxClockSkew.TotalSeconds:F0} s away from the server clock.");
+        }
+
+        var envelope = CallbackEnvelope.Parse(call.Body);
+        if (!envelope.IsValid)
+        {
+            return Reject(ResultCode.InvalidParameter, envelope.Error);
+        }
+
+        trace.Activity = envelope.Value.Activity;
+        trace.IsTest = envelope.Value.IsTest;
+        (trace.OrderId, trace.InstanceId) = envelope.Value.CorrelationIds();
+
+        var nonce = await nonces.RecordAsync(call.Nonce, call.Body, envelope.Value.Activity, cancellationToken).ConfigureAwait(false);
+        if (nonce == NonceOutcome.RepeatedWithDifferentBody)
+        {
+            return Reject(ResultCode.AuthenticationFailed, "the nonce was already used with a different body.");
+        }
+
+        if (nonce == NonceOutcome.RepeatedWithSameBody)
+        {
+            logger.LogInformation(
+                "KooGallery resent {Activity} with nonce {Nonce} and the same body (order {OrderId}, instance {InstanceId}); processing it again idempotently.",
+                trace.Activity, call.Nonce, trace.OrderId, trace.InstanceId);
+        }
+
+        return await dispatcher.DispatchAsync(envelope.Value, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static KooGalleryResponse Reject(ResultCode code, string reason) => new(code, reason);
+
+    [GeneratedRegex(@"^[\x21-\x7E-[/\\#?]]{1,128}$")]
+    private static partial Regex NonceFormat();
+
+    /// <summary>What is known about a call so far, for the one log line that describes it.</summary>
+    private sealed class CallTrace
+    {
+        public string Activity { get; set; } = "(not parsed)";
+
+        public string? OrderId { get; set; }
+
+        public string? InstanceId { get; set; }
+
+        public bool IsTest { get; set; }
+
+        public int KeyIndex { get; set; } = -1;
+
+        public string SignedPayload { get; set; } = "-";
+    }
+}

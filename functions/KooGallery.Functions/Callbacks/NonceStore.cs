@@ -1,0 +1,126 @@
+using System.Security.Cryptography;
+using Azure;
+using Azure.Data.Tables;
+using KooGallery.Functions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace KooGallery.Functions.Callbacks;
+
+/// <summary>What the nonce table says about a verified request.</summary>
+public enum NonceOutcome
+{
+    /// <summary>First time this nonce is seen (or its earlier use has expired).</summary>
+    First,
+
+    /// <summary>Seen before with the same body: a transport-level resend, processed again idempotently.</summary>
+    RepeatedWithSameBody,
+
+    /// <summary>Seen before with another body: a replay attempt, answered <c>000001</c>.</summary>
+    RepeatedWithDifferentBody,
+}
+
+/// <summary>
+/// Replay protection (spec §3.1): one row per nonce, inserted only if absent, holding the body's SHA-256
+/// and the instant after which the nonce may be forgotten. The partition key is the nonce itself, so the
+/// insert is a single round trip and concurrent requests with one nonce race on one row.
+/// </summary>
+public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOptions> names, IOptionsMonitor<KooGalleryOptions> options, TimeProvider time)
+{
+    private const string RowKey = "nonce";
+
+    private TableClient Table => tables.GetTableClient(names.Value.NonceTable);
+
+    public async Task<NonceOutcome> RecordAsync(string nonce, ReadOnlyMemory<byte> body, string activity, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var entity = new NonceEntity
+        {
+            PartitionKey = nonce,
+            RowKey = RowKey,
+            BodySha256 = Convert.ToHexStringLower(SHA256.HashData(body.Span)),
+            Activity = activity,
+            ExpiresAt = now + options.CurrentValue.NonceRetention,
+        };
+
+        // Two attempts are enough: the only loop is an expired row replaced under a concurrent writer.
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            try
+            {
+                await Table.AddEntityAsync(entity, cancellationToken).ConfigureAwait(false);
+                return NonceOutcome.First;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 409)
+            {
+                // Conflict also follows when the SDK retried an insert that had in fact succeeded; the
+                // stored hash then equals ours and the request is treated as a resend, which is right.
+            }
+
+            var existing = await Table.GetEntityIfExistsAsync<NonceEntity>(nonce, RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (!existing.HasValue || existing.Value is null)
+            {
+                continue; // purged between our insert and our read: insert again
+            }
+
+            var stored = existing.Value;
+            if (stored.ExpiresAt > now)
+            {
+                return stored.BodySha256 == entity.BodySha256 ? NonceOutcome.RepeatedWithSameBody : NonceOutcome.RepeatedWithDifferentBody;
+            }
+
+            try
+            {
+                await Table.UpdateEntityAsync(entity, stored.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+                return NonceOutcome.First;
+            }
+            catch (RequestFailedException ex) when (ex.Status is 412 or 404)
+            {
+                // Someone else took or purged the expired row first; decide again from what is stored now.
+            }
+        }
+
+        throw new InvalidOperationException($"Nonce {nonce} could not be recorded: the row kept changing under concurrent writers.");
+    }
+
+    /// <summary>Deletes nonce rows past their retention; returns how many went.</summary>
+    public async Task<int> PurgeExpiredAsync(CancellationToken cancellationToken)
+    {
+        var cutoff = time.GetUtcNow();
+        var deleted = 0;
+        var expired = Table.QueryAsync<NonceEntity>(
+            TableClient.CreateQueryFilter<NonceEntity>(e => e.ExpiresAt < cutoff),
+            select: [nameof(NonceEntity.PartitionKey), nameof(NonceEntity.RowKey), nameof(NonceEntity.ExpiresAt)],
+            cancellationToken: cancellationToken);
+        await foreach (var row in expired.ConfigureAwait(false))
+        {
+            try
+            {
+                await Table.DeleteEntityAsync(row.PartitionKey, row.RowKey, row.ETag, cancellationToken).ConfigureAwait(false);
+                deleted++;
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+            {
+                // Deleted by an overlapping purge, or reused (replaced) since we read it: leave it.
+            }
+        }
+
+        return deleted;
+    }
+}
+
+public sealed class NonceEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = string.Empty;
+
+    public string RowKey { get; set; } = string.Empty;
+
+    public DateTimeOffset? Timestamp { get; set; }
+
+    public ETag ETag { get; set; }
+
+    public string BodySha256 { get; set; } = string.Empty;
+
+    public string Activity { get; set; } = string.Empty;
+
+    public DateTimeOffset ExpiresAt { get; set; }
+}

@@ -1,0 +1,78 @@
+using KooGallery.Functions.Callbacks;
+using KooGallery.Functions.Configuration;
+using KooGallery.Functions.Storage;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KooGallery.Functions;
+
+/// <summary>
+/// The app's whole registration, shared by <c>Program.cs</c> and the tests that build the real host,
+/// so a test resolving the function classes exercises exactly what production starts.
+/// </summary>
+public static class KooGalleryApp
+{
+    public static FunctionsApplicationBuilder Configure(FunctionsApplicationBuilder builder)
+    {
+        builder.ConfigureFunctionsWebApplication();
+        builder.Services.AddKooGalleryFunctions(builder.Configuration);
+        return builder;
+    }
+
+    public static IServiceCollection AddKooGalleryFunctions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddTelemetry();
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddOptions<KooGalleryOptions>().Bind(configuration.GetSection(KooGalleryOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<KooGalleryOptions>, KooGalleryOptionsValidator>();
+        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
+
+        services.AddSingleton(_ => StorageClients.CreateTableServiceClient(configuration));
+        services.AddSingleton(_ => StorageClients.CreateQueueServiceClient(configuration));
+        services.AddSingleton<StorageInitializer>();
+        services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
+
+        services.AddCallbacks();
+        return services;
+    }
+
+    private static IServiceCollection AddCallbacks(this IServiceCollection services)
+    {
+        services.AddSingleton<NonceStore>();
+        services.AddSingleton<ActivityDispatcher>();
+        services.AddSingleton<CallbackPipeline>();
+        return services;
+    }
+
+    /// <summary>
+    /// Application Insights as the worker documents it. WorkerService must stay on 2.x while
+    /// Worker.ApplicationInsights is 2.51 (3.x fails at start with a TypeLoadException); the host-building
+    /// test catches a mismatch.
+    /// </summary>
+    private static IServiceCollection AddTelemetry(this IServiceCollection services)
+    {
+        services.AddApplicationInsightsTelemetryWorkerService();
+        services.ConfigureFunctionsApplicationInsights();
+
+        // The SDK adds a rule that keeps only Warning and above from ILogger; our per-callback Information
+        // lines feed the dashboards, so drop that rule and let host.json / Logging settings decide.
+        services.Configure<LoggerFilterOptions>(options =>
+        {
+            var rule = options.Rules.FirstOrDefault(r =>
+                r.ProviderName == "Microsoft.Extensions.Logging.ApplicationInsights.ApplicationInsightsLoggerProvider");
+            if (rule is not null)
+            {
+                options.Rules.Remove(rule);
+            }
+        });
+        return services;
+    }
+}

@@ -1,0 +1,38 @@
+using Azure;
+using Azure.Data.Tables;
+using KooGallery.Functions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KooGallery.Functions.Storage;
+
+/// <summary>
+/// Creates missing tables at start so the first callback does not pay for it. In Azure the Bicep
+/// templates create them too; a failure here is logged, not fatal, because the identity may lack the
+/// right to create tables while still being able to use the ones provisioned.
+/// </summary>
+public sealed class StorageInitializer(TableServiceClient tables, IOptions<StorageOptions> names, ILogger<StorageInitializer> logger) : IHostedService
+{
+    public async Task EnsureCreatedAsync(CancellationToken cancellationToken)
+    {
+        foreach (var table in names.Value.Tables)
+        {
+            await tables.CreateTableIfNotExistsAsync(table, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    async Task IHostedService.StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await EnsureCreatedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex)
+        {
+            logger.LogWarning(ex, "Could not create the app's tables at start ({Status} {ErrorCode}); callbacks will answer 000005 until they exist.", ex.Status, ex.ErrorCode);
+        }
+    }
+
+    Task IHostedService.StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

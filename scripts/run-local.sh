@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the function app locally on Azurite: http://localhost:7071/api/koogallery
+# Needs: .NET 10 SDK and Node.js 20+. Installs what is missing through npm (Azurite from package-lock.json,
+# Azure Functions Core Tools v4 into .tools/) and says so. Stops Azurite again on exit.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+pinned=$(node -p "require('./package.json').devDependencies.azurite")
+installed=$(node -p "try { require('./node_modules/azurite/package.json').version } catch { '' }")
+if [ "$installed" != "$pinned" ]; then
+  echo "run-local: installing Azurite $pinned (npm ci) ..."
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+func_bin=$(command -v func || true)
+if [ -z "$func_bin" ] && [ -x .tools/node_modules/.bin/func ]; then
+  func_bin="$root/.tools/node_modules/.bin/func"
+fi
+if [ -z "$func_bin" ]; then
+  echo "run-local: Azure Functions Core Tools (func) not found; installing azure-functions-core-tools@4 into .tools/ with npm ..."
+  if ! npm install --prefix .tools --no-audit --no-fund --loglevel=error azure-functions-core-tools@4; then
+    echo "run-local: could not install Azure Functions Core Tools (its npm package downloads the tools from Microsoft's CDN," >&2
+    echo "run-local: which must be reachable). Install them another way (https://aka.ms/func-install) and run this again." >&2
+    exit 1
+  fi
+  func_bin="$root/.tools/node_modules/.bin/func"
+fi
+
+app=functions/KooGallery.Functions
+if [ ! -f "$app/local.settings.json" ]; then
+  echo "run-local: creating $app/local.settings.json from local.settings.sample.json (edit it; it is git-ignored)."
+  cp local.settings.sample.json "$app/local.settings.json"
+fi
+
+mkdir -p .azurite
+echo "run-local: starting Azurite on 127.0.0.1:10000-10002 (data in .azurite/) ..."
+node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --location .azurite \
+  --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 &
+azurite_pid=$!
+trap 'kill "$azurite_pid" 2>/dev/null || true' EXIT
+
+cd "$app"
+echo "run-local: starting the function app; KooGallery calls go to POST http://localhost:7071/api/koogallery"
+"$func_bin" start
