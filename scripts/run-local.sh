@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the function app locally on Azurite: http://localhost:7071/api/koogallery
+# Runs the whole local marketplace: Azurite, the KooGallery open-API emulator (127.0.0.1:8090) and the
+# function app at http://localhost:7071/api/koogallery — no Huawei account needed.
 # Needs: .NET 10 SDK and Node.js 20+. Installs what is missing through npm (Azurite from package-lock.json,
-# Azure Functions Core Tools v4 into .tools/) and says so. Stops Azurite again on exit.
+# Azure Functions Core Tools v4 into .tools/) and says so. Stops what it started on exit.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -38,7 +39,13 @@ echo "run-local: starting Azurite on 127.0.0.1:10000-10002 (data in .azurite/) .
 node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --location .azurite \
   --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 &
 azurite_pid=$!
-trap 'kill "$azurite_pid" 2>/dev/null || true' EXIT
+
+echo "run-local: starting the KooGallery open-API emulator on http://127.0.0.1:8090 ..."
+dotnet build tools/KooGallery.Simulator --nologo -v quiet
+dotnet run --project tools/KooGallery.Simulator --no-build -- serve --urls http://127.0.0.1:8090 \
+  --key "$(node -p "require('./$app/local.settings.json').Values['KooGallery__Keys__0']")" &
+emulator_pid=$!
+trap 'kill "$azurite_pid" "$emulator_pid" 2>/dev/null || true' EXIT
 
 cd "$app"
 echo "run-local: starting the function app; KooGallery calls go to POST http://localhost:7071/api/koogallery"

@@ -1,5 +1,8 @@
 using KooGallery.Functions.Callbacks;
 using KooGallery.Functions.Configuration;
+using KooGallery.Functions.Marketplace;
+using KooGallery.Functions.Outbound;
+using KooGallery.Functions.Provisioning;
 using KooGallery.Functions.Storage;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
@@ -41,6 +44,42 @@ public static class KooGalleryApp
         services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
 
         services.AddCallbacks();
+        services.AddOutbound(configuration);
+        services.AddMarketplace(configuration);
+        services.AddProvisioning(configuration);
+        return services;
+    }
+
+    private static IServiceCollection AddOutbound(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<OutboundHttpOptions>().Bind(configuration.GetSection(OutboundHttpOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<OutboundHttpOptions>, OutboundHttpOptionsValidator>();
+        services.AddSingleton<OutboundPolicies>();
+        return services;
+    }
+
+    private static IServiceCollection AddMarketplace(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<MarketplaceOptions>().Bind(configuration.GetSection(MarketplaceOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<MarketplaceOptions>, MarketplaceOptionsValidator>();
+        services.AddTransient<ApigSigningHandler>();
+        services.AddHttpClient<KooGalleryOpenApi>((sp, http) => http.BaseAddress = sp.GetRequiredService<IOptionsMonitor<MarketplaceOptions>>().CurrentValue.PrimaryBase)
+            .AddResilience(nameof(KooGalleryOpenApi))
+            .AddHttpMessageHandler(sp => new HostFailoverHandler(
+                () => sp.GetRequiredService<IOptionsMonitor<MarketplaceOptions>>().CurrentValue.FallbackBase,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<HostFailoverHandler>(),
+                nameof(KooGalleryOpenApi)))
+            .AddHttpMessageHandler<ApigSigningHandler>();
+        return services;
+    }
+
+    private static IServiceCollection AddProvisioning(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ProvisioningOptions>().Bind(configuration.GetSection(ProvisioningOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ProvisioningOptions>, ProvisioningOptionsValidator>();
+        services.AddSingleton<BuiltInTenantProvisioner>();
+        services.AddHttpClient<WebhookTenantProvisioner>().AddResilience(nameof(WebhookTenantProvisioner));
+        services.AddSingleton<TenantProvisioners>();
         return services;
     }
 

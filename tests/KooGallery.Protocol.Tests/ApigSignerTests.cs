@@ -100,7 +100,9 @@ public class ApigSignerTests
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.TryAddWithoutValidation("nonce", "abc");
-        await new ApigSigner(Ak, Sk).SignAsync(request, SignedAt);
+        request.Headers.TryAddWithoutValidation("Accept-Encoding", "gzip, br"); // not named: left unsigned
+        await new ApigSigner(Ak, Sk, ["nonce"]).SignAsync(request, SignedAt);
+        Assert.Contains("SignedHeaders=content-type;host;nonce;x-sdk-date,", request.Headers.GetValues("Authorization").Single(), StringComparison.Ordinal);
         var headers = request.Headers.Concat(request.Content.Headers).Select(h => new KeyValuePair<string, string>(h.Key, string.Join(',', h.Value))).ToList();
 
         string? Lookup(string ak) => ak == Ak ? Sk : null;

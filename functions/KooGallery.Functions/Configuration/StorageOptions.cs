@@ -14,8 +14,11 @@ public sealed class StorageOptions
     /// <summary>Nonces of accepted callbacks, for replay protection.</summary>
     public string NonceTable { get; set; } = "KooGalleryNonces";
 
+    /// <summary>Tenants of the built-in provisioner.</summary>
+    public string TenantTable { get; set; } = "KooGalleryTenants";
+
     /// <summary>Every table the app needs, created at start when missing.</summary>
-    public IEnumerable<string> Tables => [NonceTable];
+    public IEnumerable<string> Tables => [NonceTable, TenantTable];
 }
 
 internal sealed partial class StorageOptionsValidator : IValidateOptions<StorageOptions>

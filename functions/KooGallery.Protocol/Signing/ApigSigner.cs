@@ -17,22 +17,25 @@ namespace KooGallery.Protocol.Signing;
 /// RFC 3986 (only A–Z a–z 0–9 - _ . ~ left bare), query pairs are sorted by name, header names are
 /// lower-cased, values trimmed and sorted by name; each canonical header line ends with '\n'.
 /// </summary>
-public sealed class ApigSigner(string accessKey, string secretKey)
+/// <remarks>
+/// Only an explicit set of headers is signed — <c>host</c>, <c>x-sdk-date</c>, <c>content-type</c> and
+/// any the caller names — never "whatever is on the request": transports add headers of their own
+/// (SocketsHttpHandler adds <c>Accept-Encoding</c> after a first send), and a retry would then sign
+/// headers in a form that differs from what goes on the wire.
+/// </remarks>
+public sealed class ApigSigner(string accessKey, string secretKey, IEnumerable<string>? additionalSignedHeaders = null)
 {
     public const string Algorithm = "SDK-HMAC-SHA256";
     public const string DateHeader = "X-Sdk-Date";
     public const string DateFormat = "yyyyMMdd'T'HHmmss'Z'";
 
-    // Headers that a transport may add or rewrite after signing; signing them would break verification.
-    private static readonly HashSet<string> Unsigned = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "authorization", "content-length", "user-agent", "connection", "expect", "transfer-encoding",
-        "traceparent", "tracestate", "request-id", "correlation-context", "baggage",
-    };
+    private readonly HashSet<string> signed = new(
+        new[] { "host", "x-sdk-date", "content-type" }.Concat(additionalSignedHeaders ?? []),
+        StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Adds <c>Host</c>, <c>X-Sdk-Date</c> and <c>Authorization</c> to <paramref name="request"/>. Every
-    /// header already on the request (and its content) is signed, so add custom headers before calling.
+    /// Adds <c>Host</c>, <c>X-Sdk-Date</c> and <c>Authorization</c> to <paramref name="request"/>. Headers
+    /// named for signing must already be on the request.
     /// </summary>
     public async Task SignAsync(HttpRequestMessage request, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
@@ -49,24 +52,24 @@ public sealed class ApigSigner(string accessKey, string secretKey)
         request.Headers.Host ??= uri.IsDefaultPort ? uri.Host : $"{uri.Host}:{uri.Port}";
 
         var body = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        var canonical = CanonicalRequest(request.Method.Method, uri, CollectHeaders(request), HmacHex.Sha256LowerHex(body), out var signedHeaders);
+        var canonical = CanonicalRequest(request.Method.Method, uri, CollectHeaders(request).Where(h => signed.Contains(h.Key)), HmacHex.Sha256LowerHex(body), out var signedHeaders);
         var signature = Signature(secretKey, StringToSign(sdkDate, canonical));
         request.Headers.TryAddWithoutValidation("Authorization", AuthorizationHeader(accessKey, signedHeaders, signature));
     }
 
-    /// <summary>The headers of a request as the signer sees them (name, value), excluding transport headers.</summary>
+    /// <summary>
+    /// The headers of a request and its content as they go on the wire (name, value); a header with several
+    /// values is joined with ", " as HttpClient sends it.
+    /// </summary>
     public static IReadOnlyList<KeyValuePair<string, string>> CollectHeaders(HttpRequestMessage request)
     {
-        IEnumerable<KeyValuePair<string, IEnumerable<string>>> all = request.Headers;
+        IEnumerable<KeyValuePair<string, HeaderStringValues>> all = request.Headers.NonValidated;
         if (request.Content is not null)
         {
-            all = all.Concat(request.Content.Headers);
+            all = all.Concat(request.Content.Headers.NonValidated);
         }
 
-        return all
-            .Where(h => !Unsigned.Contains(h.Key))
-            .Select(h => new KeyValuePair<string, string>(h.Key, string.Join(',', h.Value)))
-            .ToList();
+        return all.Select(h => new KeyValuePair<string, string>(h.Key, h.Value.ToString())).ToList();
     }
 
     public static string CanonicalRequest(

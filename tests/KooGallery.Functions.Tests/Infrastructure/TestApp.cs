@@ -64,9 +64,16 @@ public sealed class TestApp : IAsyncDisposable
         settings["AzureWebJobsStorage"] = azurite.ConnectionString;
         settings["KooGallery:Keys:0"] = Key;
         settings["Storage:NonceTable"] = $"Nonces{run}";
+        settings["Storage:TenantTable"] = $"Tenants{run}";
+        // Fast back-off so retry tests take milliseconds; the policies themselves are the production ones.
+        settings["OutboundHttp:RetryBaseDelay"] = "00:00:00.020";
+        settings["OutboundHttp:AttemptTimeout"] = "00:00:05";
         configure?.Invoke(settings);
 
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero));
+        // Starts at the real time so that peers on the real clock (the open-API emulator, the fake tenant
+        // API) agree with signatures made by the app; tests move it forward explicitly. Whole seconds, so
+        // timestamps formatted in ms or s land exactly where a test puts them.
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
         var host = BuildHost(settings, s =>
         {
             s.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));

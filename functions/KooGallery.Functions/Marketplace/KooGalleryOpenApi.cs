@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using KooGallery.Protocol.Json;
+using Microsoft.Extensions.Logging;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace KooGallery.Functions.Marketplace;
+
+/// <summary>
+/// KooGallery's open API as the merchant calls it (spec §5.9): query order and usage push. Signing,
+/// retries, the circuit breaker and the host fallback are handlers of the typed HttpClient; this class
+/// builds requests and turns answers into a typed order or a clear exception.
+/// </summary>
+public sealed class KooGalleryOpenApi(HttpClient http, ILogger<KooGalleryOpenApi> logger)
+{
+    public const string QueryOrderPath = "/api/mkp-openapi-public/global/v1/order/query";
+    public const string UsagePushPath = "/api/mkp-openapi-public/global/v1/isv/usage-data";
+    public const int MaxUsageRecordsPerPush = 1000;
+
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowReadingFromString,
+    };
+
+    /// <summary>Reads an order (and optionally one line of it). Mock orders (<c>MOCK…</c>) work the same way.</summary>
+    public async Task<KooGalleryOrder> QueryOrderAsync(string orderId, string? orderLineId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(orderId);
+        var query = $"?orderId={Uri.EscapeDataString(orderId)}" + (orderLineId is null ? string.Empty : $"&orderLineId={Uri.EscapeDataString(orderLineId)}");
+        using var request = new HttpRequestMessage(HttpMethod.Get, QueryOrderPath + query);
+        var (answer, _) = await SendAsync(request, "query order", cancellationToken).ConfigureAwait(false);
+        if (answer.OrderInfo is null)
+        {
+            throw new MarketplaceBusinessException("query order", answer.ResultCode ?? "(none)", $"no orderInfo for order {orderId}");
+        }
+
+        logger.LogInformation(
+            "Queried KooGallery order {OrderId} line {OrderLineId}: {Lines} line(s), charging mode {ChargingMode}.",
+            orderId, orderLineId, answer.OrderInfo.OrderLines.Count, answer.OrderInfo.Line(orderLineId)?.ChargingMode);
+        return answer.OrderInfo;
+    }
+
+    /// <summary>
+    /// Pushes up to 1000 usage records. The body is serialised with keys sorted at every depth and sent as
+    /// exactly the bytes that the body signature covers.
+    /// </summary>
+    public async Task<UsagePushResult> PushUsageAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken)
+    {
+        if (records.Count is 0 or > MaxUsageRecordsPerPush)
+        {
+            throw new ArgumentOutOfRangeException(nameof(records), records.Count, $"A usage push carries 1 to {MaxUsageRecordsPerPush} records.");
+        }
+
+        using var document = JsonSerializer.SerializeToDocument(new { usage_records = records });
+        var body = CanonicalJson.SortDeep(document.RootElement);
+        using var request = new HttpRequestMessage(HttpMethod.Post, UsagePushPath) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "UTF-8" };
+        request.Options.Set(ApigSigningHandler.UsagePushBodySignature, true);
+        var (answer, raw) = await SendAsync(request, "usage push", cancellationToken).ConfigureAwait(false);
+        logger.LogInformation("Pushed {Records} usage records to KooGallery: {ResultCode}.", records.Count, answer.ResultCode);
+        return new UsagePushResult(answer.ResultCode!, answer.ResultMsg, raw);
+    }
+
+    private async Task<(OpenApiAnswer Answer, string Raw)> SendAsync(HttpRequestMessage request, string operation, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TimeoutRejectedException or BrokenCircuitException
+                                       || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            throw new MarketplaceUnavailableException(operation, ex);
+        }
+
+        using (response)
+        {
+            var raw = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            var answer = TryParse(raw);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                throw new MarketplaceGatewayException(operation, (int)response.StatusCode, answer?.GatewayErrorCode ?? answer?.ResultCode, answer?.GatewayErrorMsg ?? answer?.ResultMsg ?? Cut(raw));
+            }
+
+            if (answer?.ResultCode is null)
+            {
+                throw new MarketplaceGatewayException(operation, 200, null, "the answer is not a KooGallery result: " + Cut(raw));
+            }
+
+            if (answer.ResultCode != OpenApiResultCodes.Success)
+            {
+                throw new MarketplaceBusinessException(operation, answer.ResultCode, answer.ResultMsg);
+            }
+
+            return (answer, raw);
+        }
+    }
+
+    private static OpenApiAnswer? TryParse(string raw)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<OpenApiAnswer>(raw, Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string Cut(string value) => value.Length > 300 ? value[..300] + "…" : value;
+}

@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace KooGallery.Simulator;
+
+/// <summary>A small Kestrel app on a loopback address (port 0 = a free one), started in-process or standalone.</summary>
+public abstract class LoopbackServer : IAsyncDisposable
+{
+    private WebApplication? app;
+
+    /// <summary>The address actually bound, e.g. <c>http://127.0.0.1:41234</c>.</summary>
+    public Uri BaseUrl { get; private set; } = new("http://127.0.0.1/");
+
+    protected async Task StartAsync(string urls, bool quiet, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(urls);
+        if (quiet)
+        {
+            builder.Logging.ClearProviders();
+        }
+
+        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.AllowSynchronousIO = false);
+        app = builder.Build();
+        Map(app);
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
+    }
+
+    protected abstract void Map(WebApplication app);
+
+    public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app!.WaitForShutdownAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (app is not null)
+        {
+            await app.StopAsync().ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,108 @@
+using KooGallery.Simulator;
+
+// koogallery-sim: a local KooGallery for merchants and CI.
+//   serve       the open-API emulator (query order, usage push) on loopback
+//   tenant-api  a fake merchant tenant API that checks the webhook signature
+return await Cli.RunAsync(args);
+
+internal static class Cli
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        var command = args[0];
+        var flags = Flags.Parse(args[1..]);
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+
+        try
+        {
+            switch (command)
+            {
+                case "serve":
+                    await using (var emulator = await OpenApiEmulator.StartAsync(new OpenApiEmulatorOptions
+                    {
+                        Urls = flags.Value("urls") ?? "http://127.0.0.1:8090",
+                        AccessKey = flags.Value("ak") ?? "emulator-access-key",
+                        SecretKey = flags.Value("sk") ?? "emulator-secret-key-change-me",
+                        UsagePushKeys = flags.Values("key") is { Count: > 0 } keys ? keys : ["local-development-key-change-me"],
+                        Strict = flags.Has("strict"),
+                        Quiet = !flags.Has("verbose"),
+                    }, stop.Token))
+                    {
+                        Console.WriteLine($"KooGallery open-API emulator listening on {emulator.BaseUrl} (strict: {flags.Has("strict")}). Ctrl+C stops it.");
+                        await emulator.WaitForShutdownAsync(stop.Token);
+                    }
+
+                    return 0;
+                case "tenant-api":
+                    var secret = flags.Value("secret") ?? "local-tenant-webhook-secret-change-me-0123456789";
+                    await using (var api = await FakeTenantApi.StartAsync(secret, flags.Value("urls") ?? "http://127.0.0.1:8091", quiet: !flags.Has("verbose"), stop.Token))
+                    {
+                        Console.WriteLine($"Fake tenant API listening on {api.BaseUrl}. Ctrl+C stops it.");
+                        await api.WaitForShutdownAsync(stop.Token);
+                    }
+
+                    return 0;
+                default:
+                    Console.Error.WriteLine($"Unknown command '{command}'.\n{Usage}");
+                    return 2;
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return 0;
+        }
+    }
+
+    private const string Usage = """
+        koogallery-sim <command> [options]
+
+        serve        KooGallery's open API on loopback: query order (mock orders MOCK…, orders posted to
+                     /_emulator/orders, else a synthesised monthly order), usage push (recorded, see
+                     GET /_emulator/usage). Verifies the APIG AK/SK signature and the usage-push signature.
+                       --urls http://127.0.0.1:8090   --ak AK   --sk SK   --key KEY (repeatable)   --strict   --verbose
+                     Faults: POST /_emulator/faults {"kind":"ServerError|TooManyRequests|Slow|DropConnection|BusinessError","times":2}
+        tenant-api   A fake merchant tenant API for Provisioning__Mode=Webhook; checks X-KooGallery-Signature.
+                       --urls http://127.0.0.1:8091   --secret SECRET   --verbose
+        """;
+}
+
+/// <summary>Minimal <c>--name value</c> / <c>--flag</c> parsing.</summary>
+internal sealed class Flags
+{
+    private readonly List<KeyValuePair<string, string?>> pairs = [];
+
+    public static Flags Parse(string[] args)
+    {
+        var flags = new Flags();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"Unexpected argument '{args[i]}'.");
+            }
+
+            var name = args[i][2..];
+            string? value = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
+            flags.pairs.Add(new(name, value));
+        }
+
+        return flags;
+    }
+
+    public bool Has(string name) => pairs.Any(p => p.Key == name);
+
+    public string? Value(string name) => pairs.LastOrDefault(p => p.Key == name).Value;
+
+    public List<string> Values(string name) => pairs.Where(p => p.Key == name && p.Value is not null).Select(p => p.Value!).ToList();
+}
