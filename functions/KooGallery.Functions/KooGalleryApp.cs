@@ -1,5 +1,6 @@
 using KooGallery.Functions.Callbacks;
 using KooGallery.Functions.Configuration;
+using KooGallery.Functions.Instances;
 using KooGallery.Functions.Marketplace;
 using KooGallery.Functions.Outbound;
 using KooGallery.Functions.Provisioning;
@@ -35,7 +36,10 @@ public static class KooGalleryApp
 
         services.AddOptions<KooGalleryOptions>().Bind(configuration.GetSection(KooGalleryOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<KooGalleryOptions>, KooGalleryOptionsValidator>();
-        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section)).ValidateOnStart();
+        services.AddOptions<StorageOptions>()
+            .Bind(configuration.GetSection(StorageOptions.Section))
+            .Configure(o => o.LifecycleQueue = configuration[StorageOptions.LifecycleQueueSetting] ?? StorageOptions.DefaultLifecycleQueue)
+            .ValidateOnStart();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
 
         services.AddSingleton(_ => StorageClients.CreateTableServiceClient(configuration));
@@ -47,6 +51,26 @@ public static class KooGalleryApp
         services.AddOutbound(configuration);
         services.AddMarketplace(configuration);
         services.AddProvisioning(configuration);
+        services.AddInstances(configuration);
+        return services;
+    }
+
+    private static IServiceCollection AddInstances(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<LifecycleOptions>().Bind(configuration.GetSection(LifecycleOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<LifecycleOptions>, LifecycleOptionsValidator>();
+        services.AddSingleton<InstanceRepository>();
+        services.AddSingleton<LifecycleWorkSender>();
+        services.AddSingleton<InstanceLifecycle>();
+        services.AddSingleton<LifecycleWorker>();
+        services.AddSingleton<LifecycleSweeper>();
+        services.AddSingleton<IActivityHandler, NewInstanceHandler>();
+        services.AddSingleton<IActivityHandler, QueryInstanceHandler>();
+        services.AddSingleton<IActivityHandler, RefreshInstanceHandler>();
+        services.AddSingleton<IActivityHandler, UpdateInstanceStatusHandler>();
+        services.AddSingleton<IActivityHandler, ReleaseInstanceHandler>();
+        services.AddSingleton<IActivityHandler, UpgradeInstanceHandler>();
+        services.AddSingleton<IActivityHandler, ChangeInstanceCheckHandler>();
         return services;
     }
 

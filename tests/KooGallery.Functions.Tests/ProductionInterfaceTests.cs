@@ -6,6 +6,7 @@ using KooGallery.Protocol;
 using KooGallery.Protocol.Signing;
 using KooGallery.Protocol.Wire;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace KooGallery.Functions.Tests;
 
@@ -55,7 +56,8 @@ public class ProductionInterfaceTests
     [Fact]
     public async Task Known_activity_without_a_handler_answers_000002_not_implemented()
     {
-        await using var app = await TestApp.StartAsync();
+        // Every V2 activity has a handler now; a deployment that removes one must still answer clearly.
+        await using var app = await TestApp.StartAsync(services: s => s.RemoveAll<IActivityHandler>());
 
         var reply = await SignedCall.SendSignedAsync(app, FreezeBody);
 

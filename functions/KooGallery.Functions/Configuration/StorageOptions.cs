@@ -17,20 +17,48 @@ public sealed class StorageOptions
     /// <summary>Tenants of the built-in provisioner.</summary>
     public string TenantTable { get; set; } = "KooGalleryTenants";
 
+    /// <summary>Instances, their event logs and idempotency markers.</summary>
+    public string InstanceTable { get; set; } = "KooGalleryInstances";
+
+    /// <summary>
+    /// The life-cycle work queue. Bound from the flat app setting <c>KooGalleryLifecycleQueue</c> because the
+    /// queue triggers name it as <c>%KooGalleryLifecycleQueue%</c>, which the Functions host resolves itself.
+    /// </summary>
+    public string LifecycleQueue { get; set; } = DefaultLifecycleQueue;
+
+    public const string LifecycleQueueSetting = "KooGalleryLifecycleQueue";
+    public const string DefaultLifecycleQueue = "koogallery-lifecycle";
+
     /// <summary>Every table the app needs, created at start when missing.</summary>
-    public IEnumerable<string> Tables => [NonceTable, TenantTable];
+    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable];
+
+    /// <summary>Every queue the app needs (with the host's -poison twins), created at start when missing.</summary>
+    public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison"];
 }
 
 internal sealed partial class StorageOptionsValidator : IValidateOptions<StorageOptions>
 {
     public ValidateOptionsResult Validate(string? name, StorageOptions options)
     {
+        var failures = new List<string>();
         var bad = options.Tables.Where(t => !TableName().IsMatch(t ?? string.Empty)).ToList();
-        return bad.Count == 0
-            ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail($"Invalid table name(s) under Storage__*: {string.Join(", ", bad.Select(b => $"'{b}'"))} (letters and digits, 3–63, starting with a letter).");
+        if (bad.Count > 0)
+        {
+            failures.Add($"Invalid table name(s) under Storage__*: {string.Join(", ", bad.Select(b => $"'{b}'"))} (letters and digits, 3–63, starting with a letter).");
+        }
+
+        // 56 leaves room for the "-poison" suffix within the 63-character limit.
+        if (!QueueName().IsMatch(options.LifecycleQueue ?? string.Empty) || options.LifecycleQueue!.Contains("--", StringComparison.Ordinal))
+        {
+            failures.Add($"Invalid queue name '{options.LifecycleQueue}' in {StorageOptions.LifecycleQueueSetting} (lower-case letters, digits and single hyphens, 3–56).");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9]{2,62}$")]
     private static partial Regex TableName();
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,54}[a-z0-9]$")]
+    private static partial Regex QueueName();
 }

@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Data.Tables;
+using Azure.Storage.Queues;
 using KooGallery.Functions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -12,13 +13,18 @@ namespace KooGallery.Functions.Storage;
 /// templates create them too; a failure here is logged, not fatal, because the identity may lack the
 /// right to create tables while still being able to use the ones provisioned.
 /// </summary>
-public sealed class StorageInitializer(TableServiceClient tables, IOptions<StorageOptions> names, ILogger<StorageInitializer> logger) : IHostedService
+public sealed class StorageInitializer(TableServiceClient tables, QueueServiceClient queues, IOptions<StorageOptions> names, ILogger<StorageInitializer> logger) : IHostedService
 {
     public async Task EnsureCreatedAsync(CancellationToken cancellationToken)
     {
         foreach (var table in names.Value.Tables)
         {
             await tables.CreateTableIfNotExistsAsync(table, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var queue in names.Value.Queues)
+        {
+            await queues.GetQueueClient(queue).CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -30,7 +36,7 @@ public sealed class StorageInitializer(TableServiceClient tables, IOptions<Stora
         }
         catch (RequestFailedException ex)
         {
-            logger.LogWarning(ex, "Could not create the app's tables at start ({Status} {ErrorCode}); callbacks will answer 000005 until they exist.", ex.Status, ex.ErrorCode);
+            logger.LogWarning(ex, "Could not create the app's tables and queues at start ({Status} {ErrorCode}); callbacks will answer 000005 until they exist.", ex.Status, ex.ErrorCode);
         }
     }
 

@@ -65,6 +65,8 @@ public sealed class TestApp : IAsyncDisposable
         settings["KooGallery:Keys:0"] = Key;
         settings["Storage:NonceTable"] = $"Nonces{run}";
         settings["Storage:TenantTable"] = $"Tenants{run}";
+        settings["Storage:InstanceTable"] = $"Instances{run}";
+        settings["KooGalleryLifecycleQueue"] = $"lifecycle-{run}";
         // Fast back-off so retry tests take milliseconds; the policies themselves are the production ones.
         settings["OutboundHttp:RetryBaseDelay"] = "00:00:00.020";
         settings["OutboundHttp:AttemptTimeout"] = "00:00:05";

@@ -1,0 +1,220 @@
+using System.Runtime.Serialization;
+using System.Security.Cryptography;
+using System.Text;
+using Azure;
+using Azure.Data.Tables;
+using KooGallery.Protocol.Wire;
+
+namespace KooGallery.Functions.Instances;
+
+/// <summary>
+/// Everything about one instance lives in one partition (the instance id): the instance row, its
+/// idempotency markers and its event log, so every change is one atomic same-partition transaction.
+/// </summary>
+public static class InstanceKeys
+{
+    public const string InstanceRow = "instance";
+    public const string EventPrefix = "event|";
+    public const string MarkerPrefix = "applied|";
+
+    /// <summary>
+    /// The instance id of an order line: derived from (orderId, orderLineId, productId) rather than the first
+    /// <c>businessId</c> Huawei suggests, so that "is this order line known?" is the same single atomic insert
+    /// that creates the instance — no separate index row that could be written without its instance.
+    /// </summary>
+    public static string InstanceId(string orderId, string? orderLineId, string? productId)
+    {
+        var digest = SHA256.HashData(Encoding.UTF8.GetBytes($"{orderId}\n{orderLineId}\n{productId}"));
+        return "kg" + Convert.ToHexStringLower(digest.AsSpan(0, 16));
+    }
+
+    /// <summary>
+    /// Table keys may not contain / \ # ? or control characters; ids from KooGallery (or from a caller
+    /// guessing) are escaped so any id gives a valid key and an unknown id is simply not found.
+    /// </summary>
+    public static string Escape(string value)
+    {
+        var builder = new StringBuilder(value.Length);
+        foreach (var c in value)
+        {
+            if (c is '/' or '\\' or '#' or '?' or '%' || char.IsControl(c))
+            {
+                builder.Append('%').Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    public static string Marker(string kind, params string?[] parts) => MarkerPrefix + kind + "|" + string.Join('|', parts.Select(p => Escape(p ?? "-")));
+}
+
+/// <summary>The instance row.</summary>
+public sealed class InstanceEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = string.Empty;
+
+    public string RowKey { get; set; } = InstanceKeys.InstanceRow;
+
+    public DateTimeOffset? Timestamp { get; set; }
+
+    public ETag ETag { get; set; }
+
+    public string InstanceId { get; set; } = string.Empty;
+
+    public string OrderId { get; set; } = string.Empty;
+
+    public string? OrderLineId { get; set; }
+
+    /// <summary>The productId of newInstance (pay-per-use: one instance per product of an order).</summary>
+    public string? OrderProductId { get; set; }
+
+    /// <summary>businessId of the first newInstance call.</summary>
+    public string BusinessId { get; set; } = string.Empty;
+
+    public bool IsTest { get; set; }
+
+    public string State { get; set; } = nameof(InstanceState.Provisioning);
+
+    /// <summary>Work for the tenant seam not yet done (outbox): provision, expiry, status, upgrade, release.</summary>
+    public string PendingWork { get; set; } = string.Empty;
+
+    /// <summary>When the oldest pending work was recorded or last handed to the queue.</summary>
+    public DateTimeOffset? PendingSince { get; set; }
+
+    public string? FailedWork { get; set; }
+
+    public string? StateBeforeFailure { get; set; }
+
+    public string? FailureReason { get; set; }
+
+    public string? LastError { get; set; }
+
+    public int WorkerAttempts { get; set; }
+
+    public string? FrontEndUrl { get; set; }
+
+    public string? AdminUrl { get; set; }
+
+    public string? UserName { get; set; }
+
+    public string? Password { get; set; }
+
+    public string? Memo { get; set; }
+
+    public string? CustomerId { get; set; }
+
+    public string? ChargingMode { get; set; }
+
+    public string? ProductId { get; set; }
+
+    public string? SkuCode { get; set; }
+
+    public double? LinearValue { get; set; }
+
+    /// <summary>Expiry as KooGallery sent it (refreshInstance <c>yyyyMMddHHmmss</c>, or the order's UTC form).</summary>
+    public string? ExpireTime { get; set; }
+
+    /// <summary>The instant <see cref="ExpireTime"/> means, using the configured time zone.</summary>
+    public DateTimeOffset? ExpiresAt { get; set; }
+
+    public string? LastRefreshOrderId { get; set; }
+
+    public string? LastRefreshScene { get; set; }
+
+    /// <summary>The unsubscription order that caused releaseInstance, if any.</summary>
+    public string? ReleaseOrderId { get; set; }
+
+    public string? PendingUpgradeOrderId { get; set; }
+
+    public string? PendingUpgradeOrderLineId { get; set; }
+
+    /// <summary>Incremented by every freeze/unfreeze, so each status change has its own idempotency key.</summary>
+    public int StatusVersion { get; set; }
+
+    /// <summary>Incremented when a released debug instance is provisioned again.</summary>
+    public int Generation { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public DateTimeOffset? ReadyAt { get; set; }
+
+    public DateTimeOffset? ReleasedAt { get; set; }
+
+    [IgnoreDataMember]
+    public InstanceState CurrentState => Enum.Parse<InstanceState>(State);
+
+    [IgnoreDataMember]
+    public AppInfo? AppInfo => string.IsNullOrEmpty(FrontEndUrl) ? null : new AppInfo(FrontEndUrl, AdminUrl, UserName, Password, Memo);
+
+    [IgnoreDataMember]
+    public IReadOnlySet<string> Pending => PendingWork.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+
+    public void AddPending(string work, DateTimeOffset now)
+    {
+        var pending = Pending.ToHashSet(StringComparer.Ordinal);
+        if (pending.Add(work))
+        {
+            PendingWork = string.Join(',', pending.Order(StringComparer.Ordinal));
+        }
+
+        PendingSince ??= now;
+    }
+
+    public void RemovePending(string work)
+    {
+        var pending = Pending.Where(p => p != work).Order(StringComparer.Ordinal).ToList();
+        PendingWork = string.Join(',', pending);
+        if (pending.Count == 0)
+        {
+            PendingSince = null;
+        }
+    }
+}
+
+/// <summary>One line of an instance's append-only event log.</summary>
+public sealed class InstanceEventEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = string.Empty;
+
+    public string RowKey { get; set; } = string.Empty;
+
+    public DateTimeOffset? Timestamp { get; set; }
+
+    public ETag ETag { get; set; }
+
+    /// <summary>callback, state-changed, worker-succeeded, worker-failed, gave-up, redriven, requeued.</summary>
+    public string Kind { get; set; } = string.Empty;
+
+    public DateTimeOffset At { get; set; }
+
+    public string? Activity { get; set; }
+
+    public string? OrderId { get; set; }
+
+    public string? FromState { get; set; }
+
+    public string? ToState { get; set; }
+
+    public string? Detail { get; set; }
+}
+
+/// <summary>Marks an order (renewal scene, upgrade) as applied to an instance, so a repeat changes nothing.</summary>
+public sealed class AppliedMarkerEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = string.Empty;
+
+    public string RowKey { get; set; } = string.Empty;
+
+    public DateTimeOffset? Timestamp { get; set; }
+
+    public ETag ETag { get; set; }
+
+    public DateTimeOffset AppliedAt { get; set; }
+}

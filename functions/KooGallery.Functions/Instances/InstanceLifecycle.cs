@@ -1,0 +1,389 @@
+using System.Globalization;
+using KooGallery.Functions.Provisioning;
+using KooGallery.Protocol;
+using KooGallery.Protocol.Wire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KooGallery.Functions.Instances;
+
+/// <summary>
+/// The instance life cycle as KooGallery's callbacks drive it (spec §5.1–5.7). Each method is what one
+/// callback does: read, decide with <see cref="InstanceStateMachine"/>, write the change with its event and
+/// pending work in one transaction, hand the work to the queue. No call leaves the merchant side here,
+/// except changeInstanceCheck's bounded question to the tenant seam.
+/// </summary>
+public sealed class InstanceLifecycle(
+    InstanceRepository instances,
+    LifecycleWorkSender work,
+    TenantProvisioners provisioners,
+    IOptionsMonitor<LifecycleOptions> options,
+    TimeProvider time,
+    ILogger<InstanceLifecycle> logger)
+{
+    private const int MaxConflictRetries = 5;
+
+    /// <summary>
+    /// Creates the instance (state Provisioning, pending work "provision") and answers its id at once. A
+    /// repeat for the same order line answers the same id and creates nothing. Storage round trips: one
+    /// transaction (instance row + first event) and one queue put; a repeat: the failed insert and one read.
+    /// </summary>
+    public async Task<NewInstanceResponse> NewInstanceAsync(NewInstanceRequest request, CancellationToken cancellationToken)
+    {
+        var instanceId = InstanceKeys.InstanceId(request.OrderId, request.OrderLineId, request.ProductId);
+        var now = time.GetUtcNow();
+        var instance = new InstanceEntity
+        {
+            InstanceId = instanceId,
+            OrderId = request.OrderId,
+            OrderLineId = request.OrderLineId,
+            OrderProductId = request.ProductId,
+            BusinessId = request.BusinessId,
+            IsTest = request.IsTest,
+            State = nameof(InstanceState.Provisioning),
+            ChargingMode = request.OrderHint?.ChargingMode,
+            CustomerId = request.OrderHint?.CustomerId,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        instance.AddPending(WorkKinds.Provision, now);
+        var created = instances.Event("callback", Activities.NewInstance, request.OrderId, null, InstanceState.Provisioning, $"created from businessId {request.BusinessId}");
+
+        if (await instances.TryCreateAsync(instance, created, cancellationToken).ConfigureAwait(false))
+        {
+            logger.LogInformation("Instance {InstanceId} created for order {OrderId} line {OrderLineId} (test {IsTest}); provisioning queued.", instanceId, request.OrderId, request.OrderLineId, request.IsTest);
+            await HandOverAsync(instance, [WorkKinds.Provision], cancellationToken).ConfigureAwait(false);
+            return new NewInstanceResponse(ResultCode.Success, instanceId);
+        }
+
+        var existing = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Instance {instanceId} of order {request.OrderId} conflicted on insert but cannot be read.");
+
+        if (request.IsTest && existing.IsTest && existing.CurrentState == InstanceState.Released)
+        {
+            await ReviveForTestAsync(existing, request, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            logger.LogInformation("newInstance repeated for order {OrderId} line {OrderLineId}: answering the existing instance {InstanceId} ({State}).", request.OrderId, request.OrderLineId, instanceId, existing.State);
+            await RequeueIfStaleAsync(existing, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new NewInstanceResponse(ResultCode.Success, instanceId);
+    }
+
+    /// <summary>
+    /// Answers 1–100 ids. One code per answer: the worst wins — an unknown id (000003), then a provisioning
+    /// that failed with no login data yet (000005, an operator is alerted), then one still provisioning
+    /// (000004), else 000000. <c>info</c> always lists every id that has login data to show.
+    /// </summary>
+    public async Task<QueryInstanceResponse> QueryInstanceAsync(QueryInstanceRequest request, CancellationToken cancellationToken)
+    {
+        var found = await Task.WhenAll(request.InstanceIds.Select(id => instances.GetAsync(id, cancellationToken))).ConfigureAwait(false);
+        var unknown = new List<string>();
+        var failed = new List<string>();
+        var notReady = new List<string>();
+        var info = new List<InstanceInfo>();
+        for (var i = 0; i < found.Length; i++)
+        {
+            var id = request.InstanceIds[i];
+            var instance = found[i];
+            if (instance is null)
+            {
+                unknown.Add(id);
+                continue;
+            }
+
+            switch (instance.CurrentState)
+            {
+                case InstanceState.Provisioning:
+                    notReady.Add(id);
+                    break;
+                case InstanceState.Failed when instance.AppInfo is null:
+                    failed.Add(id);
+                    break;
+                default:
+                    info.Add(new InstanceInfo(id, instance.AppInfo));
+                    break;
+            }
+        }
+
+        if (unknown.Count > 0)
+        {
+            return new QueryInstanceResponse(ResultCode.InstanceNotFound, info, $"unknown instance id(s): {Ids(unknown)}.");
+        }
+
+        if (failed.Count > 0)
+        {
+            return new QueryInstanceResponse(ResultCode.InternalError, info, $"provisioning failed on the merchant side for {Ids(failed)}; an operator has been alerted.");
+        }
+
+        return notReady.Count > 0
+            ? new QueryInstanceResponse(ResultCode.Processing, info, $"still being provisioned: {Ids(notReady)}.")
+            : new QueryInstanceResponse(ResultCode.Success, info);
+    }
+
+    /// <summary>Renewal, trial to formal, renewal cancelled: new expiry (and product). Idempotent per instance, order and scene.</summary>
+    public Task<KooGalleryResponse> RefreshInstanceAsync(RefreshInstanceRequest request, CancellationToken cancellationToken)
+    {
+        if (!RefreshInstanceRequest.TryParseExpireTime(request.ExpireTime, out var wallClock))
+        {
+            // The wire model validated it already; this only guards a request built by hand.
+            return Task.FromResult(new KooGalleryResponse(ResultCode.InvalidParameter, $"expireTime must be {RefreshInstanceRequest.ExpireTimeFormat}."));
+        }
+
+        var expiresAt = new DateTimeOffset(wallClock, options.CurrentValue.ParsedExpireTimeOffset);
+        return ChangeAsync(
+            request.InstanceId, Activities.RefreshInstance, request.OrderId, InstanceCommand.Refresh, WorkKinds.Expiry,
+            marker: InstanceKeys.Marker("refresh", request.OrderId, request.Scene),
+            apply: instance =>
+            {
+                instance.ExpireTime = request.ExpireTime;
+                instance.ExpiresAt = expiresAt;
+                instance.ProductId = request.ProductId ?? instance.ProductId;
+                instance.LastRefreshOrderId = request.OrderId;
+                instance.LastRefreshScene = request.Scene;
+            },
+            detail: $"{request.Scene}: expires {request.ExpireTime} ({expiresAt:O}){(request.ProductId is null ? string.Empty : ", product " + request.ProductId)}",
+            cancellationToken);
+    }
+
+    public Task<KooGalleryResponse> UpdateInstanceStatusAsync(UpdateInstanceStatusRequest request, CancellationToken cancellationToken) =>
+        ChangeAsync(
+            request.InstanceId, Activities.UpdateInstanceStatus, null,
+            request.Status == InstanceStatusChanges.Freeze ? InstanceCommand.Freeze : InstanceCommand.Unfreeze, WorkKinds.Status,
+            marker: null,
+            apply: instance => instance.StatusVersion++,
+            detail: request.Status,
+            cancellationToken);
+
+    /// <summary>Release; a repeat, or a release of a released instance, succeeds.</summary>
+    public Task<KooGalleryResponse> ReleaseInstanceAsync(ReleaseInstanceRequest request, CancellationToken cancellationToken) =>
+        ChangeAsync(
+            request.InstanceId, Activities.ReleaseInstance, request.OrderId, InstanceCommand.Release, WorkKinds.Release,
+            marker: null,
+            apply: instance => instance.ReleaseOrderId = request.OrderId,
+            detail: request.OrderId is null ? "released" : $"released by unsubscription order {request.OrderId}",
+            cancellationToken);
+
+    /// <summary>A paid upgrade; the same upgrade order is applied once. The new spec is read from the order by the worker.</summary>
+    public Task<KooGalleryResponse> UpgradeInstanceAsync(UpgradeInstanceRequest request, CancellationToken cancellationToken) =>
+        ChangeAsync(
+            request.InstanceId, Activities.UpgradeInstance, request.OrderId, InstanceCommand.Upgrade, WorkKinds.Upgrade,
+            marker: InstanceKeys.Marker("upgrade", request.OrderId),
+            apply: instance =>
+            {
+                instance.PendingUpgradeOrderId = request.OrderId;
+                instance.PendingUpgradeOrderLineId = request.OrderLineId;
+            },
+            detail: $"upgrade order {request.OrderId} line {request.OrderLineId}",
+            cancellationToken);
+
+    /// <summary>
+    /// May the instance move to another product at renewal? Asks the tenant seam, bounded by
+    /// <see cref="LifecycleOptions.ChangeCheckTimeout"/>; without an answer in time the configured default applies.
+    /// Any refusal is answered 000002 with the reason (the spec only says "not 000000").
+    /// </summary>
+    public async Task<KooGalleryResponse> ChangeInstanceCheckAsync(ChangeInstanceCheckRequest request, CancellationToken cancellationToken)
+    {
+        var instance = await instances.GetAsync(request.InstanceId, cancellationToken).ConfigureAwait(false);
+        if (instance is null)
+        {
+            return new KooGalleryResponse(ResultCode.InstanceNotFound, $"unknown instance id {request.InstanceId}.");
+        }
+
+        if (instance.CurrentState is InstanceState.Releasing or InstanceState.Released)
+        {
+            return new KooGalleryResponse(ResultCode.InvalidParameter, "the instance is released; no change is possible.");
+        }
+
+        var settings = options.CurrentValue;
+        using var limit = new CancellationTokenSource(settings.ChangeCheckTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(limit.Token, cancellationToken);
+        SpecChangeVerdict verdict;
+        try
+        {
+            verdict = await provisioners.For(instance.IsTest || request.IsTest)
+                .CheckSpecChangeAsync(new CheckTenantSpecChange(instance.InstanceId, request.ProductInfo, $"check-{time.GetUtcNow().ToUnixTimeMilliseconds()}", instance.IsTest), linked.Token)
+                .ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (ex is OperationCanceledException or TenantProvisioningException))
+        {
+            logger.LogWarning("changeInstanceCheck for instance {InstanceId} got no answer from the tenant seam ({Error}); answering the default: {Allow}.", instance.InstanceId, ex.GetType().Name, settings.ChangeCheckAllowOnTimeout ? "allow" : "refuse");
+            verdict = settings.ChangeCheckAllowOnTimeout ? SpecChangeVerdict.Allow : new SpecChangeVerdict(false, "the change could not be checked in time.");
+        }
+
+        return verdict.Allowed
+            ? new KooGalleryResponse(ResultCode.Success)
+            : new KooGalleryResponse(ResultCode.InvalidParameter, "change refused: " + (verdict.Reason ?? "not supported for this instance."));
+    }
+
+    /// <summary>Operator action: a failed instance goes back to work, its failed work queued again.</summary>
+    public async Task<RedriveOutcome> RedriveAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
+        {
+            var instance = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            if (instance is null)
+            {
+                return new RedriveOutcome(false, null, "unknown instance.");
+            }
+
+            var target = instance.FailedWork switch
+            {
+                WorkKinds.Provision => InstanceState.Provisioning,
+                WorkKinds.Release => InstanceState.Releasing,
+                _ => Enum.TryParse<InstanceState>(instance.StateBeforeFailure, out var before) ? before : InstanceState.Provisioning,
+            };
+            var decision = InstanceStateMachine.Decide(instance.CurrentState, InstanceCommand.Redrive, target);
+            if (!decision.Changes)
+            {
+                return new RedriveOutcome(false, instance, decision.Message);
+            }
+
+            var from = instance.CurrentState;
+            var failedWork = instance.FailedWork;
+            instance.State = decision.Next.ToString();
+            instance.FailedWork = null;
+            instance.FailureReason = null;
+            instance.StateBeforeFailure = null;
+            instance.WorkerAttempts = 0;
+            if (failedWork is not null)
+            {
+                instance.AddPending(failedWork, time.GetUtcNow());
+            }
+
+            instance.PendingSince = time.GetUtcNow();
+            var outcome = await instances.CommitAsync(instance, [instances.Event("redriven", orderId: instance.OrderId, from: from, to: decision.Next, detail: $"re-driving {failedWork}")], null, cancellationToken).ConfigureAwait(false);
+            if (outcome == CommitOutcome.Committed)
+            {
+                logger.LogWarning("Instance {InstanceId} of order {OrderId} re-driven by an operator: {From} -> {To}, work {Work}.", instanceId, instance.OrderId, from, decision.Next, failedWork);
+                await HandOverAsync(instance, instance.Pending, cancellationToken).ConfigureAwait(false);
+                return new RedriveOutcome(true, instance, $"re-driven to {decision.Next}.");
+            }
+        }
+
+        throw new InvalidOperationException($"Instance {instanceId} kept changing while being re-driven.");
+    }
+
+    /// <summary>Puts pending work that has waited too long on the queue again (the outbox's recovery path).</summary>
+    public async Task<bool> RequeueIfStaleAsync(InstanceEntity instance, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (instance.PendingSince is not { } since || now - since < options.CurrentValue.RequeueAfter || instance.CurrentState == InstanceState.Failed)
+        {
+            return false;
+        }
+
+        instance.PendingSince = now;
+        var outcome = await instances.CommitAsync(instance, [instances.Event("requeued", orderId: instance.OrderId, detail: $"pending since {since:O}: {instance.PendingWork}")], null, cancellationToken).ConfigureAwait(false);
+        if (outcome != CommitOutcome.Committed)
+        {
+            return false; // someone else moved it on; their change carries its own hand-over
+        }
+
+        logger.LogWarning("Instance {InstanceId} of order {OrderId} had work pending since {Since:O} ({Pending}); queued again.", instance.InstanceId, instance.OrderId, since, instance.PendingWork);
+        await HandOverAsync(instance, instance.Pending, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task ReviveForTestAsync(InstanceEntity instance, NewInstanceRequest request, CancellationToken cancellationToken)
+    {
+        // KooGallery's debug tool and daily dial tests reuse the mock order ids; a released debug instance is
+        // provisioned again under the same id so every run sees a working instance.
+        var decision = InstanceStateMachine.Decide(instance.CurrentState, InstanceCommand.ReviveForTest);
+        instance.State = decision.Next.ToString();
+        instance.Generation++;
+        instance.BusinessId = request.BusinessId;
+        instance.FrontEndUrl = instance.AdminUrl = instance.UserName = instance.Password = instance.Memo = null;
+        instance.PendingWork = string.Empty;
+        instance.PendingSince = null;
+        instance.ReleasedAt = null;
+        instance.AddPending(WorkKinds.Provision, time.GetUtcNow());
+        var outcome = await instances.CommitAsync(instance, [instances.Event("callback", Activities.NewInstance, request.OrderId, InstanceState.Released, decision.Next, $"debug instance provisioned again (generation {instance.Generation})")], null, cancellationToken).ConfigureAwait(false);
+        if (outcome == CommitOutcome.Committed)
+        {
+            await HandOverAsync(instance, [WorkKinds.Provision], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<KooGalleryResponse> ChangeAsync(
+        string instanceId,
+        string activity,
+        string? orderId,
+        InstanceCommand command,
+        string workKind,
+        string? marker,
+        Action<InstanceEntity> apply,
+        string detail,
+        CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
+        {
+            var instance = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            if (instance is null)
+            {
+                return new KooGalleryResponse(ResultCode.InstanceNotFound, $"unknown instance id {instanceId}.");
+            }
+
+            var from = instance.CurrentState;
+            var decision = InstanceStateMachine.Decide(from, command);
+            if (!decision.Changes)
+            {
+                logger.LogInformation("{Activity} for instance {InstanceId} (order {OrderId}) in state {State}: {Decision} {ResultCode}.", activity, instanceId, orderId ?? instance.OrderId, from, decision.Kind, decision.Code.Value);
+                if (decision.Kind != DecisionKind.NotYet)
+                {
+                    await instances.AppendAsync(instanceId, [instances.Event("callback", activity, orderId, from, from, $"{detail}: {decision.Kind}, {decision.Message}")], cancellationToken).ConfigureAwait(false);
+                }
+
+                return new KooGalleryResponse(decision.Code, decision.Message);
+            }
+
+            apply(instance);
+            instance.State = decision.Next.ToString();
+            instance.AddPending(workKind, time.GetUtcNow());
+            var events = new List<InstanceEventEntity> { instances.Event("callback", activity, orderId, from, decision.Next, detail) };
+            var outcome = await instances.CommitAsync(instance, events, marker is null ? null : [marker], cancellationToken).ConfigureAwait(false);
+            switch (outcome)
+            {
+                case CommitOutcome.Committed:
+                    logger.LogInformation("{Activity} applied to instance {InstanceId} (order {OrderId}): {From} -> {To}; {Work} queued.", activity, instanceId, orderId ?? instance.OrderId, from, decision.Next, workKind);
+                    await HandOverAsync(instance, [workKind], cancellationToken).ConfigureAwait(false);
+                    return new KooGalleryResponse(ResultCode.Success);
+                case CommitOutcome.AlreadyApplied:
+                    logger.LogInformation("{Activity} for instance {InstanceId}: order {OrderId} was applied before; answering success.", activity, instanceId, orderId);
+                    await instances.AppendAsync(instanceId, [instances.Event("callback", activity, orderId, from, from, detail + ": already applied")], cancellationToken).ConfigureAwait(false);
+                    return new KooGalleryResponse(ResultCode.Success, "success (already applied).");
+                case CommitOutcome.Conflict:
+                    continue; // changed since read: decide again on fresh state
+            }
+        }
+
+        throw new InvalidOperationException($"Instance {instanceId} kept changing under {activity}; KooGallery will retry.");
+    }
+
+    /// <summary>
+    /// Queues work recorded as pending. The change is already durable, so a queue failure is logged and
+    /// left to the sweeper (it re-queues pending work older than RequeueAfter), not reported to KooGallery.
+    /// </summary>
+    private async Task HandOverAsync(InstanceEntity instance, IEnumerable<string> kinds, CancellationToken cancellationToken)
+    {
+        foreach (var kind in kinds)
+        {
+            try
+            {
+                await work.EnqueueAsync(new LifecycleWork(instance.InstanceId, kind), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogError(ex, "Could not queue {Work} for instance {InstanceId} (order {OrderId}); it is recorded as pending and the sweeper will queue it.", kind, instance.InstanceId, instance.OrderId);
+            }
+        }
+    }
+
+    private static string Ids(List<string> ids) =>
+        ids.Count <= 5 ? string.Join(", ", ids) : string.Join(", ", ids.Take(5)) + string.Create(CultureInfo.InvariantCulture, $" and {ids.Count - 5} more");
+}
+
+/// <summary>What an operator's re-drive did.</summary>
+public sealed record RedriveOutcome(bool Redriven, InstanceEntity? Instance, string Message);

@@ -1,0 +1,121 @@
+using KooGallery.Protocol;
+
+namespace KooGallery.Functions.Instances;
+
+/// <summary>Where a SaaS instance is in its life cycle (spec §1.3).</summary>
+public enum InstanceState
+{
+    /// <summary>newInstance accepted; the tenant is being created. queryInstance answers 000004.</summary>
+    Provisioning,
+
+    /// <summary>The tenant exists and serves; queryInstance answers its appInfo.</summary>
+    Ready,
+
+    /// <summary>Frozen by KooGallery (expiry, arrears, violation): the tenant is suspended, data kept.</summary>
+    Frozen,
+
+    /// <summary>releaseInstance accepted; the tenant is being deleted.</summary>
+    Releasing,
+
+    /// <summary>The tenant is gone. Repeated releases succeed.</summary>
+    Released,
+
+    /// <summary>A worker gave up (poison queue) or met a permanent error; an operator re-drives it.</summary>
+    Failed,
+}
+
+/// <summary>What can happen to an instance: KooGallery callbacks, worker outcomes and operator actions.</summary>
+public enum InstanceCommand
+{
+    Freeze,
+    Unfreeze,
+    Refresh,
+    Upgrade,
+    Release,
+    ProvisioningSucceeded,
+    ReleaseSucceeded,
+    WorkGaveUp,
+    Redrive,
+    ReviveForTest,
+}
+
+public enum DecisionKind
+{
+    /// <summary>Do it: record the change (the next state may equal the current one, e.g. a renewal).</summary>
+    Apply,
+
+    /// <summary>Already so: answer success, change nothing.</summary>
+    AlreadyDone,
+
+    /// <summary>Not now: answer 000004 so KooGallery asks again later.</summary>
+    NotYet,
+
+    /// <summary>Makes no sense in this state: answer the given code.</summary>
+    Reject,
+}
+
+/// <summary>The outcome of a command in a state.</summary>
+public sealed record Decision(DecisionKind Kind, InstanceState Next, ResultCode Code, string Message)
+{
+    public bool Changes => Kind == DecisionKind.Apply;
+}
+
+/// <summary>
+/// Every transition of an instance in one table, so the answer to "what happens if KooGallery sends X
+/// while the instance is Y" is written down once and unit-tested cell by cell.
+/// </summary>
+public static class InstanceStateMachine
+{
+    public static Decision Decide(InstanceState state, InstanceCommand command, InstanceState? redriveTo = null) => (command, state) switch
+    {
+        (InstanceCommand.Freeze, InstanceState.Ready) => Apply(InstanceState.Frozen),
+        (InstanceCommand.Freeze, InstanceState.Frozen) => Done(state, "already frozen."),
+        (InstanceCommand.Freeze, InstanceState.Releasing or InstanceState.Released) => Done(state, "released: nothing is served."),
+        (InstanceCommand.Freeze, InstanceState.Provisioning) => NotYet(state, "still being provisioned; freeze again later."),
+
+        (InstanceCommand.Unfreeze, InstanceState.Frozen) => Apply(InstanceState.Ready),
+        (InstanceCommand.Unfreeze, InstanceState.Ready) => Done(state, "not frozen."),
+        (InstanceCommand.Unfreeze, InstanceState.Releasing or InstanceState.Released) => Reject(state, ResultCode.InvalidParameter, "the instance is released and cannot be unfrozen."),
+        (InstanceCommand.Unfreeze, InstanceState.Provisioning) => NotYet(state, "still being provisioned; unfreeze again later."),
+
+        (InstanceCommand.Refresh, InstanceState.Ready or InstanceState.Frozen or InstanceState.Provisioning) => Apply(state),
+        (InstanceCommand.Refresh, InstanceState.Releasing or InstanceState.Released) => Reject(state, ResultCode.InvalidParameter, "the instance is released and cannot be renewed."),
+
+        (InstanceCommand.Upgrade, InstanceState.Ready or InstanceState.Frozen) => Apply(state),
+        (InstanceCommand.Upgrade, InstanceState.Provisioning) => NotYet(state, "still being provisioned; upgrade again later."),
+        (InstanceCommand.Upgrade, InstanceState.Releasing or InstanceState.Released) => Reject(state, ResultCode.InvalidParameter, "the instance is released and cannot be upgraded."),
+
+        // Failed instances wait for an operator; KooGallery's retries keep the event alive meanwhile.
+        (InstanceCommand.Freeze or InstanceCommand.Unfreeze or InstanceCommand.Refresh or InstanceCommand.Upgrade, InstanceState.Failed) =>
+            Reject(state, ResultCode.InternalError, "the instance is in a failed state on the merchant side; an operator has been alerted."),
+
+        (InstanceCommand.Release, InstanceState.Provisioning or InstanceState.Ready or InstanceState.Frozen or InstanceState.Failed) => Apply(InstanceState.Releasing),
+        (InstanceCommand.Release, InstanceState.Releasing or InstanceState.Released) => Done(state, "already released."),
+
+        (InstanceCommand.ProvisioningSucceeded, InstanceState.Provisioning) => Apply(InstanceState.Ready),
+        (InstanceCommand.ProvisioningSucceeded, _) => Done(state, $"no longer provisioning ({state})."),
+
+        (InstanceCommand.ReleaseSucceeded, InstanceState.Releasing) => Apply(InstanceState.Released),
+        (InstanceCommand.ReleaseSucceeded, _) => Done(state, $"not releasing ({state})."),
+
+        (InstanceCommand.WorkGaveUp, InstanceState.Released) => Done(state, "released: nothing left to fail."),
+        (InstanceCommand.WorkGaveUp, InstanceState.Failed) => Done(state, "already failed."),
+        (InstanceCommand.WorkGaveUp, _) => Apply(InstanceState.Failed),
+
+        (InstanceCommand.Redrive, InstanceState.Failed) => Apply(redriveTo ?? InstanceState.Provisioning),
+        (InstanceCommand.Redrive, _) => Reject(state, ResultCode.InvalidParameter, $"only failed instances can be re-driven (this one is {state})."),
+
+        (InstanceCommand.ReviveForTest, InstanceState.Released) => Apply(InstanceState.Provisioning),
+        (InstanceCommand.ReviveForTest, _) => Done(state, "not released."),
+
+        _ => throw new ArgumentOutOfRangeException(nameof(command), $"No transition for {command} in {state}."),
+    };
+
+    private static Decision Apply(InstanceState next) => new(DecisionKind.Apply, next, ResultCode.Success, "success.");
+
+    private static Decision Done(InstanceState state, string why) => new(DecisionKind.AlreadyDone, state, ResultCode.Success, "success (" + why + ")");
+
+    private static Decision NotYet(InstanceState state, string why) => new(DecisionKind.NotYet, state, ResultCode.Processing, "the instance is " + why);
+
+    private static Decision Reject(InstanceState state, ResultCode code, string why) => new(DecisionKind.Reject, state, code, why);
+}

@@ -1,0 +1,56 @@
+using Azure.Storage.Queues.Models;
+using KooGallery.Functions.Instances;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Logging;
+
+namespace KooGallery.Functions.Provisioning;
+
+/// <summary>
+/// The queue side of the life cycle. <c>host.json</c> sets maxDequeueCount and the back-off
+/// visibilityTimeout; a message that keeps failing moves to <c>&lt;queue&gt;-poison</c>, where
+/// <see cref="FailPoisonedLifecycleWork"/> marks its instance failed.
+/// </summary>
+public sealed class ProcessLifecycleWork(LifecycleWorker worker, ILogger<ProcessLifecycleWork> logger)
+{
+    [Function(nameof(ProcessLifecycleWork))]
+    public async Task Run([QueueTrigger("%" + Configuration.StorageOptions.LifecycleQueueSetting + "%")] QueueMessage message, CancellationToken cancellationToken)
+    {
+        var work = LifecycleWork.FromQueueBody(message.Body);
+        if (work is null)
+        {
+            // Retrying cannot make it readable; completing it keeps it from poisoning real work.
+            logger.LogError("Unreadable life-cycle message {MessageId} dropped: {Body}", message.MessageId, Cut(message.Body.ToString()));
+            return;
+        }
+
+        await worker.ProcessAsync(work, message.DequeueCount, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal static string Cut(string value) => value.Length > 200 ? value[..200] : value;
+}
+
+/// <summary>Messages the queue gave up on: the instance becomes Failed with the last error as reason.</summary>
+public sealed class FailPoisonedLifecycleWork(LifecycleWorker worker, InstanceRepository instances, ILogger<FailPoisonedLifecycleWork> logger)
+{
+    [Function(nameof(FailPoisonedLifecycleWork))]
+    public async Task Run([QueueTrigger("%" + Configuration.StorageOptions.LifecycleQueueSetting + "%-poison")] QueueMessage message, CancellationToken cancellationToken)
+    {
+        var work = LifecycleWork.FromQueueBody(message.Body);
+        if (work is null)
+        {
+            logger.LogError("Unreadable poison message {MessageId} dropped: {Body}", message.MessageId, ProcessLifecycleWork.Cut(message.Body.ToString()));
+            return;
+        }
+
+        var instance = await instances.GetAsync(work.InstanceId, cancellationToken).ConfigureAwait(false);
+        var reason = $"{work.Work} gave up after repeated failures; last error: {instance?.LastError ?? "(none recorded)"}";
+        await worker.GiveUpAsync(work, reason, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Every two minutes: pending work that waited too long is queued again.</summary>
+public sealed class SweepPendingLifecycleWork(LifecycleSweeper sweeper)
+{
+    [Function(nameof(SweepPendingLifecycleWork))]
+    public Task Run([TimerTrigger("0 */2 * * * *")] TimerInfo timer, CancellationToken cancellationToken) => sweeper.SweepAsync(cancellationToken);
+}
