@@ -1,4 +1,5 @@
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Data.Tables;
 using Azure.Identity;
 using Azure.Storage.Queues;
@@ -16,10 +17,11 @@ public static class StorageClients
 {
     public const string ConnectionName = "AzureWebJobsStorage";
 
-    public static TableServiceClient CreateTableServiceClient(IConfiguration configuration)
+    /// <param name="policies">Extra pipeline policies per request (the tests and the benchmark count round trips with one).</param>
+    public static TableServiceClient CreateTableServiceClient(IConfiguration configuration, params HttpPipelinePolicy[] policies)
     {
         var section = configuration.GetSection(ConnectionName);
-        var options = Configure(new TableClientOptions());
+        var options = Configure(new TableClientOptions(), policies);
         if (!string.IsNullOrWhiteSpace(section.Value))
         {
             return new TableServiceClient(section.Value, options);
@@ -28,11 +30,11 @@ public static class StorageClients
         return new TableServiceClient(ServiceUri(section, "table"), Credential(section), options);
     }
 
-    public static QueueServiceClient CreateQueueServiceClient(IConfiguration configuration)
+    public static QueueServiceClient CreateQueueServiceClient(IConfiguration configuration, params HttpPipelinePolicy[] policies)
     {
         var section = configuration.GetSection(ConnectionName);
         // The queue trigger decodes Base64 by default; plain-text messages would all land in -poison.
-        var options = Configure(new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 });
+        var options = Configure(new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 }, policies);
         if (!string.IsNullOrWhiteSpace(section.Value))
         {
             return new QueueServiceClient(section.Value, options);
@@ -45,8 +47,13 @@ public static class StorageClients
     /// Bounded retries: callbacks must answer within KooGallery's 5 seconds, so a storage call may not
     /// spend the SDK's default 100-second network timeout; queue workers have the queue as outer retry.
     /// </summary>
-    private static T Configure<T>(T options) where T : ClientOptions
+    private static T Configure<T>(T options, HttpPipelinePolicy[] policies) where T : ClientOptions
     {
+        foreach (var policy in policies)
+        {
+            options.AddPolicy(policy, HttpPipelinePosition.PerCall);
+        }
+
         options.Retry.Mode = RetryMode.Exponential;
         options.Retry.MaxRetries = 2;
         options.Retry.Delay = TimeSpan.FromMilliseconds(100);

@@ -39,7 +39,8 @@ public sealed class LocalMarketplace : IAsyncDisposable
     public static async Task<LocalMarketplace> StartAsync(
         Action<Dictionary<string, string?>>? configure = null,
         bool webhookTenants = false,
-        OpenApiEmulatorOptions? openApiOptions = null)
+        OpenApiEmulatorOptions? openApiOptions = null,
+        Action<IServiceCollection>? services = null)
     {
         var openApi = await OpenApiEmulator.StartAsync(openApiOptions ?? new OpenApiEmulatorOptions { UsagePushKeys = [TestApp.Key] });
         var tenantApi = webhookTenants ? await FakeTenantApi.StartAsync(TenantSecret) : null;
@@ -57,7 +58,7 @@ public sealed class LocalMarketplace : IAsyncDisposable
             }
 
             configure?.Invoke(s);
-        });
+        }, services);
         return new LocalMarketplace(app, openApi, tenantApi);
     }
 

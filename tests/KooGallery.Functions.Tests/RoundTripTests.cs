@@ -1,0 +1,68 @@
+using KooGallery.Functions.Tests.Infrastructure;
+
+namespace KooGallery.Functions.Tests;
+
+/// <summary>
+/// The storage round trips each callback costs, as documented in the README. A change that adds one fails
+/// here, so the figure in the docs cannot silently drift.
+/// </summary>
+public class RoundTripTests
+{
+    private static async Task<(LocalMarketplace Market, StorageRoundTrips Counter)> StartAsync()
+    {
+        var counter = new StorageRoundTrips();
+        var market = await LocalMarketplace.StartAsync(services: counter.CountIn);
+        return (market, counter);
+    }
+
+    [Fact]
+    public async Task New_instance_costs_three_round_trips_and_a_repeat_three()
+    {
+        var (market, counter) = await StartAsync();
+        await using var _ = market;
+
+        counter.Reset();
+        await market.NewInstanceAsync("CS-RT-1");
+        var first = counter.Calls;
+        counter.Reset();
+        await market.NewInstanceAsync("CS-RT-1");
+        var repeat = counter.Calls;
+
+        // nonce insert, instance+event transaction ($batch), queue put
+        Assert.Equal(3, first.Count);
+        Assert.Single(first, c => c.EndsWith("/$batch", StringComparison.Ordinal));
+        Assert.Single(first, c => c.Contains("/messages", StringComparison.Ordinal));
+        // nonce insert, the insert that finds the instance ($batch, 409), one read
+        Assert.Equal(3, repeat.Count);
+    }
+
+    [Fact]
+    public async Task Query_instance_costs_two_round_trips_whatever_the_number_of_ids_in_latency()
+    {
+        var (market, counter) = await StartAsync();
+        await using var _ = market;
+        var id = await market.NewInstanceAsync("CS-RT-2");
+        await market.DrainAsync();
+
+        counter.Reset();
+        await market.CallAsync("queryInstance", new { instanceId = id });
+
+        // nonce insert, one point read (several ids: one point read each, issued in parallel)
+        Assert.Equal(2, counter.Calls.Count);
+    }
+
+    [Fact]
+    public async Task A_state_change_costs_four_round_trips()
+    {
+        var (market, counter) = await StartAsync();
+        await using var _ = market;
+        var id = await market.NewInstanceAsync("CS-RT-3");
+        await market.DrainAsync();
+
+        counter.Reset();
+        await market.CallAsync("updateInstanceStatus", new { instanceId = id, status = "FREEZE" });
+
+        // nonce insert, read, transaction (row + event), queue put
+        Assert.Equal(4, counter.Calls.Count);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Azure.Storage.Queues;
+using KooGallery.Functions.Instances;
+using KooGallery.Functions.Tests.Infrastructure;
+using KooGallery.Simulator;
+using Microsoft.Extensions.DependencyInjection;
+
+// Callback latency of the production interface, end to end inside the worker: a real signed HttpRequest
+// → ProductionInterface function class → verification, nonce, Table Storage, queue → exact signed bytes.
+// Storage is Azurite (in memory, loopback). No Functions host or Kestrel in the path; they add a roughly
+// constant cost not measured here. Usage: dotnet run -c Release --project tools/KooGallery.Benchmarks [-- --iterations 300]
+var iterations = args.Length >= 2 && args[0] == "--iterations" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 300;
+var counter = new StorageRoundTrips();
+await using var openApi = await OpenApiEmulator.StartAsync(new OpenApiEmulatorOptions { UsagePushKeys = [TestApp.Key] });
+await using var app = await TestApp.StartAsync(
+    s =>
+    {
+        s["Marketplace:BaseUrl"] = openApi.BaseUrl.ToString();
+        s["Marketplace:AccessKey"] = "emulator-access-key";
+        s["Marketplace:SecretKey"] = "emulator-secret-key-change-me";
+        s["Logging:LogLevel:Default"] = "Warning";
+    },
+    counter.CountIn);
+
+var rows = new List<string>();
+var run = Guid.NewGuid().ToString("N")[..6];
+
+async Task<(TimeSpan[] Latencies, double RoundTrips)> Measure(string name, int n, Func<int, string> body, Func<CallbackReply, bool> ok)
+{
+    for (var i = 0; i < Math.Min(20, n); i++)
+    {
+        await SignedCall.SendSignedAsync(app, body(-1 - i)); // warm-up (JIT, connections)
+    }
+
+    var latencies = new TimeSpan[n];
+    counter.Reset();
+    for (var i = 0; i < n; i++)
+    {
+        var call = SignedCall.SignedRequest(app, body(i));
+        var watch = Stopwatch.StartNew();
+        var reply = await SignedCall.SendAsync(app, call);
+        latencies[i] = watch.Elapsed;
+        if (!ok(reply))
+        {
+            throw new InvalidOperationException($"{name}: unexpected answer {reply.Text}");
+        }
+    }
+
+    var roundTrips = counter.Calls.Count / (double)n;
+    rows.Add(Row(name, latencies, roundTrips));
+    return (latencies, roundTrips);
+}
+
+static string Row(string name, TimeSpan[] latencies, double roundTrips)
+{
+    var sorted = latencies.Select(l => l.TotalMilliseconds).Order().ToArray();
+    double P(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+    return string.Create(CultureInfo.InvariantCulture, $"| {name} | {sorted.Length} | {P(0.50):F2} | {P(0.95):F2} | {P(0.99):F2} | {sorted[^1]:F2} | {roundTrips:F1} |");
+}
+
+string NewInstance(int i) => $$"""{"activity":"newInstance","businessId":"{{Guid.NewGuid()}}","orderId":"CS-BENCH-{{run}}-{{i}}","orderLineId":"CS-BENCH-{{run}}-{{i}}-000001","testFlag":"1"}""";
+
+await Measure("newInstance (new order)", iterations, NewInstance, r => r.ResultCode == "000000");
+await Measure("newInstance (repeat of one order)", iterations, _ => NewInstance(0), r => r.ResultCode == "000000");
+
+// Make a set of instances ready so queries and status changes run on real state.
+var lifecycle = app.Services.GetRequiredService<InstanceLifecycle>();
+var worker = app.Services.GetRequiredService<LifecycleWorker>();
+var queue = app.Services.GetRequiredService<QueueServiceClient>().GetQueueClient(app.Settings["KooGalleryLifecycleQueue"]);
+var ready = new List<string>();
+for (var i = 0; i < 100; i++)
+{
+    var response = await lifecycle.NewInstanceAsync(new KooGallery.Protocol.Wire.NewInstanceRequest($"CS-READY-{run}-{i}", "L1", "B", null, true, null), CancellationToken.None);
+    ready.Add(response.InstanceId!);
+}
+
+while ((await queue.ReceiveMessagesAsync(32)).Value is { Length: > 0 } messages)
+{
+    foreach (var message in messages)
+    {
+        await worker.ProcessAsync(LifecycleWork.FromQueueBody(message.Body)!, 1, CancellationToken.None);
+        await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
+    }
+}
+
+await Measure("queryInstance (1 id)", iterations, i => $$"""{"activity":"queryInstance","instanceId":"{{ready[Math.Abs(i) % ready.Count]}}","testFlag":"1"}""", r => r.ResultCode == "000000");
+await Measure("queryInstance (100 ids)", Math.Max(50, iterations / 3), _ => $$"""{"activity":"queryInstance","instanceId":"{{string.Join(',', ready)}}","testFlag":"1"}""", r => r.ResultCode == "000000");
+await Measure("updateInstanceStatus (freeze/unfreeze)", iterations, i => $$"""{"activity":"updateInstanceStatus","instanceId":"{{ready[0]}}","status":"{{(i % 2 == 0 ? "FREEZE" : "UNFREEZE")}}","testFlag":"1"}""", r => r.ResultCode == "000000");
+await Measure("rejected after verification (body not JSON)", iterations, _ => "not json", r => r.ResultCode == "000002");
+
+// Throughput: 16 concurrent callers.
+const int concurrency = 16;
+var total = iterations * 2;
+var next = -1;
+var all = new TimeSpan[total];
+var wall = Stopwatch.StartNew();
+await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+{
+    int i;
+    while ((i = Interlocked.Increment(ref next)) < total)
+    {
+        var call = SignedCall.SignedRequest(app, NewInstance(100_000 + i));
+        var watch = Stopwatch.StartNew();
+        var reply = await SignedCall.SendAsync(app, call);
+        all[i] = watch.Elapsed;
+        if (reply.ResultCode != "000000")
+        {
+            throw new InvalidOperationException(reply.Text);
+        }
+    }
+}));
+wall.Stop();
+rows.Add(Row($"newInstance, {concurrency} concurrent", all, double.NaN).Replace("| NaN |", "| – |", StringComparison.Ordinal));
+
+var output = new StringBuilder()
+    .AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; Azurite in memory on loopback.")
+    .AppendLine(CultureInfo.InvariantCulture, $"Throughput with {concurrency} concurrent callers: {total / wall.Elapsed.TotalSeconds:F0} newInstance/s.")
+    .AppendLine()
+    .AppendLine("| callback | n | p50 ms | p95 ms | p99 ms | max ms | storage round trips |")
+    .AppendLine("|---|---|---|---|---|---|---|");
+rows.ForEach(r => output.AppendLine(r));
+Console.WriteLine(output);
+return 0;
