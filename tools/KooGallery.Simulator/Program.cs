@@ -1,8 +1,11 @@
 using KooGallery.Simulator;
 
 // koogallery-sim: a local KooGallery for merchants and CI.
-//   serve       the open-API emulator (query order, usage push) on loopback
-//   tenant-api  a fake merchant tenant API that checks the webhook signature
+//   serve        the open-API emulator (query order, usage push) on loopback
+//   tenant-api   a fake merchant tenant API that checks the webhook signature
+//   send         one signed call to a production interface
+//   conformance  the debugging cases of spec §7.3 against a production interface
+//   order        one whole order life cycle against a running app
 return await Cli.RunAsync(args);
 
 internal static class Cli
@@ -16,7 +19,8 @@ internal static class Cli
         }
 
         var command = args[0];
-        var flags = Flags.Parse(args[1..]);
+        // `send <activity> --flags`: the activity is the one positional argument.
+        var flags = Flags.Parse(command == "send" && args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[2..] : args[1..]);
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
@@ -53,6 +57,12 @@ internal static class Cli
                     }
 
                     return 0;
+                case "send":
+                    return await Commands.SendAsync(flags, args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : null, stop.Token);
+                case "conformance":
+                    return await Commands.ConformanceAsync(flags, stop.Token);
+                case "order":
+                    return await Commands.OrderAsync(flags, stop.Token);
                 default:
                     Console.Error.WriteLine($"Unknown command '{command}'.\n{Usage}");
                     return 2;
@@ -74,6 +84,16 @@ internal static class Cli
                      Faults: POST /_emulator/faults {"kind":"ServerError|TooManyRequests|Slow|DropConnection|BusinessError","times":2}
         tenant-api   A fake merchant tenant API for Provisioning__Mode=Webhook; checks X-KooGallery-Signature.
                        --urls http://127.0.0.1:8091   --secret SECRET   --verbose
+        send <activity>
+                     One correctly signed call; prints request, answer and whether Body-Sign verifies.
+                       --url URL --key KEY  [--field name=value ...] [--json '{"name":"value"}']
+                       [--kit] (a kit sync: POST {url}/produceAPI/v2/<activity> with x-sign headers)
+                       [--v1]  (a retired V1 GET with authToken)
+        conformance  Spec §7.3's cases with §7.2's checks (JSON, resultCode, fields, Body-Sign, < 5 s); testFlag=1
+                     and mock orders only, safe against production. Exit code 1 on any failure.
+                       --url URL --key KEY  [--report report.json] [--max-answer-ms 5000] [--provisioning-timeout-s 120]
+        order        One order's life: new -> poll until ready -> renew -> freeze -> unfreeze -> release.
+                       --url URL --key KEY  [--order MOCKPERIODYEARNEW] [--real] (testFlag=0)
         """;
 }
 

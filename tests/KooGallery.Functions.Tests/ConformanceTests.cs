@@ -1,0 +1,138 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using KooGallery.Functions.Tests.Infrastructure;
+using KooGallery.Protocol.Signing;
+using KooGallery.Simulator;
+
+namespace KooGallery.Functions.Tests;
+
+/// <summary>
+/// The simulator's conformance suite (spec §7.2/§7.3) on every CI run, against the function app in-process
+/// with real Azurite and the queue worker running, so a regression in any case fails the build; and proof
+/// that the suite itself notices an endpoint that misbehaves.
+/// </summary>
+public class ConformanceTests
+{
+    private static readonly Uri Endpoint = new("https://merchant.example.com/api/koogallery");
+
+    private static Task<ConformanceReport> RunAsync(LocalMarketplace market, ConformanceOptions options, Func<HttpResponseMessage, Task>? tamper = null) =>
+        RunAsync(market, options, new FunctionAppHandler(market.App, tamper));
+
+    private static async Task<ConformanceReport> RunAsync(LocalMarketplace market, ConformanceOptions options, HttpMessageHandler endpoint)
+    {
+        using var stop = new CancellationTokenSource();
+        // Plays the Functions host's queue trigger while the suite runs.
+        var worker = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await market.DrainAsync();
+                await Task.Delay(50);
+            }
+        });
+        using var http = new HttpClient(endpoint);
+        var caller = new KooGalleryCaller(http, Endpoint, TestApp.Key, market.App.Clock);
+        try
+        {
+            return await new ConformanceSuite(caller, options).RunAsync();
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await worker;
+        }
+    }
+
+    private static ConformanceOptions Fast => new() { PollInterval = TimeSpan.FromMilliseconds(100), ProvisioningTimeout = TimeSpan.FromSeconds(30) };
+
+    [Fact]
+    public async Task The_function_app_passes_every_conformance_case()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+
+        var report = await RunAsync(market, Fast);
+
+        Assert.True(report.Failed == 0, report.ToTable());
+        Assert.Equal(["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "10b", "11"], report.Cases.Select(c => c.Number));
+        var json = JsonNode.Parse(report.ToJson())!;
+        Assert.Equal(12, json["passed"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task The_suite_fails_an_endpoint_whose_body_sign_is_wrong()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+
+        var report = await RunAsync(market, Fast, response =>
+        {
+            response.Headers.Remove(BodySign.HeaderName);
+            response.Headers.TryAddWithoutValidation(BodySign.HeaderName, BodySign.HeaderValue("some-other-key", "{}"u8));
+            return Task.CompletedTask;
+        });
+
+        Assert.Equal(report.Cases.Count, report.Failed);
+        Assert.Contains(report.Cases[0].Failures, f => f.Contains("Body-Sign does not verify", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_suite_fails_an_endpoint_that_leaves_out_a_mandatory_field()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+
+        var report = await RunAsync(market, Fast, async response =>
+        {
+            // Drop instanceId from newInstance answers, re-signed correctly so only the missing field is wrong.
+            var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+            if (json.Remove("instanceId"))
+            {
+                var bytes = Encoding.UTF8.GetBytes(json.ToJsonString());
+                response.Content = new ByteArrayContent(bytes);
+                response.Headers.Remove(BodySign.HeaderName);
+                response.Headers.TryAddWithoutValidation(BodySign.HeaderName, BodySign.HeaderValue(TestApp.Key, bytes));
+            }
+        });
+
+        var case1 = report.Cases.Single(c => c.Number == "1");
+        Assert.False(case1.Passed);
+        Assert.Contains(case1.Failures, f => f.Contains("instanceId missing", StringComparison.Ordinal));
+        Assert.True(report.Cases.Single(c => c.Number == "11").Passed); // unrelated cases still judged on their own
+    }
+
+    [Fact]
+    public async Task The_suite_fails_an_endpoint_that_answers_too_slowly()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+        var options = Fast;
+        options.MaxAnswerTime = TimeSpan.FromMilliseconds(150);
+
+        var report = await RunAsync(market, options, _ => Task.Delay(250));
+
+        Assert.All(report.Cases, c => Assert.False(c.Passed));
+        Assert.Contains(report.Cases[^1].Failures, f => f.Contains("over KooGallery's 150 ms", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_suite_fails_an_endpoint_that_does_not_check_signatures()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+
+        var report = await RunAsync(market, Fast, new SignatureIgnoringHandler(market.App));
+
+        var case10 = report.Cases.Single(c => c.Number == "10");
+        Assert.False(case10.Passed);
+        Assert.Contains(case10.Failures, f => f.StartsWith("wrong key: expected 000001", StringComparison.Ordinal));
+    }
+
+    /// <summary>Re-signs every request with the right key before the app sees it: an endpoint that would accept anything.</summary>
+    private sealed class SignatureIgnoringHandler(TestApp app) : DelegatingHandler(new FunctionAppHandler(app))
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var body = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(cancellationToken);
+            var query = System.Web.HttpUtility.ParseQueryString(request.RequestUri!.Query);
+            var signed = V2RequestSignature.Sign(TestApp.Key, body, DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(query["timestamp"]!, System.Globalization.CultureInfo.InvariantCulture)), query["nonce"] ?? Nonce.New());
+            request.RequestUri = new Uri(request.RequestUri.GetLeftPart(UriPartial.Path) + signed.ToQueryString());
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+}
