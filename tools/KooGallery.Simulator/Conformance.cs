@@ -46,7 +46,8 @@ public sealed record ConformanceReport(string Url, DateTimeOffset StartedAt, IRe
             builder.AppendLine(CultureInfo.InvariantCulture, $"{c.Number,-4} {Cut(c.Name, 58),-58} {(c.Passed ? "pass" : "FAIL"),-6} {c.Elapsed.TotalMilliseconds,8:F0}  {string.Join("; ", c.Failures)}");
         }
 
-        builder.AppendLine(CultureInfo.InvariantCulture, $"{Passed} passed, {Failed} failed");
+        // Worded so it cannot be mistaken for a test runner's "N passed, M failed" summary line.
+        builder.AppendLine(CultureInfo.InvariantCulture, $"Conformance: {Passed} of {Cases.Count} cases passed ({Failed} failing).");
         return builder.ToString();
     }
 
