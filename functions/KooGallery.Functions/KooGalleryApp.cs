@@ -2,6 +2,7 @@ using KooGallery.Functions.Callbacks;
 using KooGallery.Functions.Configuration;
 using KooGallery.Functions.Instances;
 using KooGallery.Functions.Marketplace;
+using KooGallery.Functions.Metering;
 using KooGallery.Functions.Outbound;
 using KooGallery.Functions.Provisioning;
 using KooGallery.Functions.Storage;
@@ -38,7 +39,11 @@ public static class KooGalleryApp
         services.AddSingleton<IValidateOptions<KooGalleryOptions>, KooGalleryOptionsValidator>();
         services.AddOptions<StorageOptions>()
             .Bind(configuration.GetSection(StorageOptions.Section))
-            .Configure(o => o.LifecycleQueue = configuration[StorageOptions.LifecycleQueueSetting] ?? StorageOptions.DefaultLifecycleQueue)
+            .Configure(o =>
+            {
+                o.LifecycleQueue = configuration[StorageOptions.LifecycleQueueSetting] ?? StorageOptions.DefaultLifecycleQueue;
+                o.UsageQueue = configuration[StorageOptions.UsageQueueSetting] ?? StorageOptions.DefaultUsageQueue;
+            })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
 
@@ -52,6 +57,17 @@ public static class KooGalleryApp
         services.AddMarketplace(configuration);
         services.AddProvisioning(configuration);
         services.AddInstances(configuration);
+        services.AddMetering(configuration);
+        return services;
+    }
+
+    private static IServiceCollection AddMetering(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<MeteringOptions>().Bind(configuration.GetSection(MeteringOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<MeteringOptions>, MeteringOptionsValidator>();
+        services.AddSingleton<UsageStore>();
+        services.AddSingleton<UsageIntake>();
+        services.AddSingleton<UsagePushJob>();
         return services;
     }
 

@@ -29,11 +29,20 @@ public sealed class StorageOptions
     public const string LifecycleQueueSetting = "KooGalleryLifecycleQueue";
     public const string DefaultLifecycleQueue = "koogallery-lifecycle";
 
+    /// <summary>Usage rows (the push outbox) and record-id markers of pay-per-use instances.</summary>
+    public string UsageTable { get; set; } = "KooGalleryUsage";
+
+    /// <summary>Queue the merchant's SaaS may write usage records to; flat setting <c>KooGalleryUsageQueue</c>, as for the lifecycle queue.</summary>
+    public string UsageQueue { get; set; } = DefaultUsageQueue;
+
+    public const string UsageQueueSetting = "KooGalleryUsageQueue";
+    public const string DefaultUsageQueue = "koogallery-usage";
+
     /// <summary>Every table the app needs, created at start when missing.</summary>
-    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable];
+    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable];
 
     /// <summary>Every queue the app needs (with the host's -poison twins), created at start when missing.</summary>
-    public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison"];
+    public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison", UsageQueue, UsageQueue + "-poison"];
 }
 
 internal sealed partial class StorageOptionsValidator : IValidateOptions<StorageOptions>
@@ -48,9 +57,17 @@ internal sealed partial class StorageOptionsValidator : IValidateOptions<Storage
         }
 
         // 56 leaves room for the "-poison" suffix within the 63-character limit.
-        if (!QueueName().IsMatch(options.LifecycleQueue ?? string.Empty) || options.LifecycleQueue!.Contains("--", StringComparison.Ordinal))
+        foreach (var (setting, queue) in new[] { (StorageOptions.LifecycleQueueSetting, options.LifecycleQueue), (StorageOptions.UsageQueueSetting, options.UsageQueue) })
         {
-            failures.Add($"Invalid queue name '{options.LifecycleQueue}' in {StorageOptions.LifecycleQueueSetting} (lower-case letters, digits and single hyphens, 3–56).");
+            if (!QueueName().IsMatch(queue ?? string.Empty) || queue!.Contains("--", StringComparison.Ordinal))
+            {
+                failures.Add($"Invalid queue name '{queue}' in {setting} (lower-case letters, digits and single hyphens, 3–56).");
+            }
+        }
+
+        if (options.LifecycleQueue == options.UsageQueue)
+        {
+            failures.Add($"{StorageOptions.LifecycleQueueSetting} and {StorageOptions.UsageQueueSetting} must name different queues.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -42,7 +42,11 @@ public sealed class LocalMarketplace : IAsyncDisposable
         OpenApiEmulatorOptions? openApiOptions = null,
         Action<IServiceCollection>? services = null)
     {
-        var openApi = await OpenApiEmulator.StartAsync(openApiOptions ?? new OpenApiEmulatorOptions { UsagePushKeys = [TestApp.Key] });
+        // One clock for the app and KooGallery's emulator, so tests can move time by hours and signatures still agree.
+        var clock = TestApp.NewClock();
+        openApiOptions ??= new OpenApiEmulatorOptions { UsagePushKeys = [TestApp.Key] };
+        openApiOptions.Time = clock;
+        var openApi = await OpenApiEmulator.StartAsync(openApiOptions);
         var tenantApi = webhookTenants ? await FakeTenantApi.StartAsync(TenantSecret) : null;
         var app = await TestApp.StartAsync(s =>
         {
@@ -58,7 +62,7 @@ public sealed class LocalMarketplace : IAsyncDisposable
             }
 
             configure?.Invoke(s);
-        }, services);
+        }, services, clock: clock);
         return new LocalMarketplace(app, openApi, tenantApi);
     }
 

@@ -56,7 +56,8 @@ public sealed class TestApp : IAsyncDisposable
     public static async Task<TestApp> StartAsync(
         Action<Dictionary<string, string?>>? configure = null,
         Action<IServiceCollection>? services = null,
-        bool createStorage = true)
+        bool createStorage = true,
+        FakeTimeProvider? clock = null)
     {
         var azurite = await Azurite.InstanceAsync().ConfigureAwait(false);
         var run = Guid.NewGuid().ToString("N")[..10];
@@ -67,6 +68,8 @@ public sealed class TestApp : IAsyncDisposable
         settings["Storage:TenantTable"] = $"Tenants{run}";
         settings["Storage:InstanceTable"] = $"Instances{run}";
         settings["KooGalleryLifecycleQueue"] = $"lifecycle-{run}";
+        settings["Storage:UsageTable"] = $"Usage{run}";
+        settings["KooGalleryUsageQueue"] = $"usage-{run}";
         // Fast back-off so retry tests take milliseconds; the policies themselves are the production ones.
         settings["OutboundHttp:RetryBaseDelay"] = "00:00:00.020";
         settings["OutboundHttp:AttemptTimeout"] = "00:00:05";
@@ -75,7 +78,7 @@ public sealed class TestApp : IAsyncDisposable
         // Starts at the real time so that peers on the real clock (the open-API emulator, the fake tenant
         // API) agree with signatures made by the app; tests move it forward explicitly. Whole seconds, so
         // timestamps formatted in ms or s land exactly where a test puts them.
-        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+        clock ??= NewClock();
         var host = BuildHost(settings, s =>
         {
             s.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
@@ -88,6 +91,8 @@ public sealed class TestApp : IAsyncDisposable
 
         return new TestApp(host, clock, settings);
     }
+
+    public static FakeTimeProvider NewClock() => new(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
 
     /// <summary>Creates a function class the way the worker does: constructor injection from the host.</summary>
     public T Function<T>() where T : class => ActivatorUtilities.CreateInstance<T>(Services);

@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Options;
+
+namespace KooGallery.Functions.Metering;
+
+/// <summary>Section <c>Metering</c>: pay-per-use usage intake and push (spec §1.4, §5.9.3).</summary>
+public sealed class MeteringOptions
+{
+    public const string Section = "Metering";
+
+    /// <summary>
+    /// Timer schedule of the push job, as the flat app setting <c>KooGalleryUsagePushSchedule</c> (the timer
+    /// trigger reads it as <c>%KooGalleryUsagePushSchedule%</c>). Default: 5 minutes past every hour, inside
+    /// the first 15 minutes KooGallery asks for.
+    /// </summary>
+    public const string ScheduleSetting = "KooGalleryUsagePushSchedule";
+
+    public const string DefaultSchedule = "0 5 * * * *";
+
+    /// <summary>Products billed per day rather than per hour (their usage rows cover a UTC+8 calendar day).</summary>
+    public List<string> DailyBilledProducts { get; set; } = [];
+
+    /// <summary>Rows still unsent this long after their period ended raise a warning and the unsent-usage metric.</summary>
+    public TimeSpan UnsentAlertAge { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>How long a push run holds the rows it is sending before another run may take them.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Records per intake call (HTTP or queue message).</summary>
+    public int MaxRecordsPerIntake { get; set; } = 1000;
+}
+
+internal sealed class MeteringOptionsValidator : IValidateOptions<MeteringOptions>
+{
+    public ValidateOptionsResult Validate(string? name, MeteringOptions o)
+    {
+        var failures = new List<string>();
+        if (o.UnsentAlertAge < TimeSpan.FromMinutes(15))
+        {
+            failures.Add("Metering__UnsentAlertAge must be at least 00:15:00.");
+        }
+
+        if (o.LeaseDuration < TimeSpan.FromMinutes(1))
+        {
+            failures.Add("Metering__LeaseDuration must be at least 00:01:00 (a push batch must finish within it).");
+        }
+
+        if (o.MaxRecordsPerIntake is < 1 or > 5000)
+        {
+            failures.Add("Metering__MaxRecordsPerIntake must be between 1 and 5000.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
