@@ -1,0 +1,233 @@
+targetScope = 'subscription'
+
+// KooGallery Functions on Azure: one resource group with the function app, its identity, storage, Key Vault,
+// monitoring, alerts and workbook. `azd up` runs this with main.parameters.json; secrets come from azd's
+// environment (azd env set …), never from a parameters file, and no output carries one.
+
+@minLength(1)
+@maxLength(40)
+@description('azd environment name; names and tags derive from it.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource.')
+param location string
+
+@allowed(['FlexConsumption', 'ElasticPremium'])
+param hostingPlan string = 'FlexConsumption'
+
+@minValue(0)
+@description('Instances kept warm for the HTTP functions (KooGallery gives a callback 5 seconds; a cold start can take longer).')
+param alwaysReadyHttpInstances int = 1
+
+@allowed(['cn', 'intl', 'eu'])
+@description('KooGallery site whose open APIs the app calls.')
+param koogallerySite string = 'cn'
+
+@allowed(['BuiltIn', 'Webhook'])
+param provisioningMode string = 'BuiltIn'
+
+@description('The merchant tenant API for Webhook mode.')
+param tenantApiBaseUrl string = ''
+
+@description('Customer front-end URL template of the built-in provisioner.')
+param builtInFrontEndUrlTemplate string = 'https://{instanceId}.tenants.example.com/'
+
+@description('Admin URL template of the built-in provisioner.')
+param builtInAdminUrlTemplate string = 'https://{instanceId}.tenants.example.com/admin'
+
+@description('Products billed per day rather than per hour (Metering__DailyBilledProducts).')
+param dailyBilledProducts array = []
+
+@description('Usage rows unsent this long after their period are reported and alerted.')
+param unsentUsageAlertAge string = '02:00:00'
+
+@description('E-mail for alerts; empty: alerts fire without a notification.')
+param alertEmail string = ''
+
+@description('Callback latency p95 alert threshold, milliseconds.')
+param callbackLatencyP95ThresholdMs int = 2000
+
+@secure()
+@description('The KooGallery Key bound to the production address.')
+param koogalleryKey string
+
+@secure()
+@description('While rotating the Key: the previous one; otherwise empty.')
+param koogalleryPreviousKey string = ''
+
+@secure()
+@description('Access key id (AK) of the merchant\'s Huawei Cloud account.')
+param marketplaceAccessKey string
+
+@secure()
+@description('Secret access key (SK) of the merchant\'s Huawei Cloud account.')
+param marketplaceSecretKey string
+
+@secure()
+@description('HMAC secret for the tenant webhook (Webhook mode), at least 32 characters.')
+param tenantWebhookSecret string = ''
+
+@secure()
+@description('RSA private key (PEM) for joint-operation clientSecret decryption, when used.')
+param rsaPrivateKey string = ''
+
+var tags = { 'azd-env-name': environmentName, application: 'koogallery-functions' }
+var token = toLower(uniqueString(subscription().id, environmentName, location))
+var deploymentContainerName = 'app-package-${take(token, 8)}'
+
+// The names the app uses (StorageOptions defaults); InfrastructureTests checks this list against the code.
+var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage']
+var queueNames = ['koogallery-lifecycle', 'koogallery-lifecycle-poison', 'koogallery-usage', 'koogallery-usage-poison']
+
+var siteHosts = {
+  cn: { primary: 'https://mkt.myhuaweicloud.com', fallback: 'https://mkt.myhuaweicloud.cn' }
+  intl: { primary: 'https://mkt-intl.myhuaweicloud.com', fallback: 'https://mkt.myhuaweicloud.cn' }
+  eu: { primary: 'https://mkt.myhuaweicloud.eu', fallback: '' }
+}
+
+resource group 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  scope: group
+  params: {
+    name: 'id-koogallery-${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  scope: group
+  params: {
+    name: 'stkg${token}'
+    location: location
+    tags: tags
+    tableNames: tableNames
+    queueNames: queueNames
+    deploymentContainerName: deploymentContainerName
+    principalId: identity.outputs.principalId
+  }
+}
+
+module vault 'modules/keyvault.bicep' = {
+  scope: group
+  params: {
+    name: 'kv-kg-${take(token, 16)}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    koogalleryKey: koogalleryKey
+    koogalleryPreviousKey: koogalleryPreviousKey
+    marketplaceAccessKey: marketplaceAccessKey
+    marketplaceSecretKey: marketplaceSecretKey
+    tenantWebhookSecret: tenantWebhookSecret
+    rsaPrivateKey: rsaPrivateKey
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  scope: group
+  params: {
+    logAnalyticsName: 'log-koogallery-${token}'
+    applicationInsightsName: 'appi-koogallery-${token}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+  }
+}
+
+// Every setting of local.settings.sample.json that is neither a secret nor storage/monitoring plumbing.
+var appSettings = {
+  KooGallery__MaxClockSkew: '00:01:00'
+  KooGallery__NonceRetention: '00:10:00'
+  KooGallery__CallbackBudget: '00:00:04'
+  Storage__NonceTable: tableNames[0]
+  Storage__TenantTable: tableNames[1]
+  Storage__InstanceTable: tableNames[2]
+  Storage__UsageTable: tableNames[3]
+  KooGalleryLifecycleQueue: queueNames[0]
+  KooGalleryUsageQueue: queueNames[2]
+  KooGalleryUsagePushSchedule: '0 5 * * * *'
+  Marketplace__Site: koogallerySite
+  Marketplace__BaseUrl: siteHosts[koogallerySite].primary
+  Marketplace__FallbackBaseUrl: siteHosts[koogallerySite].fallback
+  OutboundHttp__AttemptTimeout: '00:00:10'
+  OutboundHttp__MaxRetries: '3'
+  OutboundHttp__RetryBaseDelay: '00:00:01'
+  OutboundHttp__MaxRetryDelay: '00:00:30'
+  OutboundHttp__BreakerFailures: '5'
+  OutboundHttp__BreakerDuration: '00:00:30'
+  Provisioning__Mode: provisioningMode
+  Provisioning__BuiltIn__FrontEndUrlTemplate: builtInFrontEndUrlTemplate
+  Provisioning__BuiltIn__AdminUrlTemplate: builtInAdminUrlTemplate
+  Provisioning__BuiltIn__AdminUserName: 'admin'
+  Provisioning__BuiltIn__Memo: 'Sign in with the initial password and change it.'
+  Provisioning__BuiltIn__RefuseDowngrades: 'true'
+  Provisioning__Webhook__BaseUrl: tenantApiBaseUrl
+  Lifecycle__ExpireTimeOffset: '+08:00'
+  Lifecycle__ChangeCheckTimeout: '00:00:02'
+  Lifecycle__ChangeCheckAllowOnTimeout: 'true'
+  Lifecycle__RequeueAfter: '00:05:00'
+  Metering__DailyBilledProducts__0: empty(dailyBilledProducts) ? '' : dailyBilledProducts[0]
+  Metering__UnsentAlertAge: unsentUsageAlertAge
+  Metering__LeaseDuration: '00:10:00'
+  Metering__MaxRecordsPerIntake: '1000'
+}
+
+module app 'modules/functionapp.bicep' = {
+  scope: group
+  params: {
+    name: 'func-koogallery-${token}'
+    planName: 'plan-koogallery-${token}'
+    location: location
+    tags: tags
+    hostingPlan: hostingPlan
+    alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    deploymentContainerName: deploymentContainerName
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    keyVaultName: vault.outputs.name
+    hasPreviousKey: !empty(koogalleryPreviousKey)
+    hasTenantWebhookSecret: !empty(tenantWebhookSecret)
+    appSettings: union(appSettings, length(dailyBilledProducts) > 1
+      ? toObject(range(1, length(dailyBilledProducts) - 1), i => 'Metering__DailyBilledProducts__${i}', i => dailyBilledProducts[i])
+      : {})
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  scope: group
+  params: {
+    namePrefix: 'koogallery-${token}'
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    alertEmail: alertEmail
+    callbackLatencyP95ThresholdMs: callbackLatencyP95ThresholdMs
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  scope: group
+  params: {
+    name: 'KooGallery Functions'
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = group.name
+output AZURE_FUNCTION_APP_NAME string = app.outputs.name
+output KOOGALLERY_PRODUCTION_ADDRESS string = 'https://${app.outputs.defaultHostName}/api/koogallery'
+output AZURE_KEY_VAULT_NAME string = vault.outputs.name
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

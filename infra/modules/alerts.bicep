@@ -1,0 +1,101 @@
+@description('Alert rules on the telemetry the app emits (message templates and custom dimensions of its logs).')
+param namePrefix string
+param location string
+param tags object
+param applicationInsightsId string
+
+@description('E-mail address alerted; empty: the rules fire without notifying anyone.')
+param alertEmail string
+
+@description('p95 of the production interface above this many milliseconds raises an alert (KooGallery gives 5000).')
+param callbackLatencyP95ThresholdMs int
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
+  name: '${namePrefix}-oncall'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'kgoncall'
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'oncall'
+        emailAddress: alertEmail
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+var rules = [
+  {
+    name: 'callback-failures'
+    displayName: 'KooGallery callbacks answered 000005 or failed'
+    description: 'Our side failed a KooGallery callback: KooGallery retries, but 5 failed orders a month delist the product. Read the callback log lines around it (docs/operations.md).'
+    severity: 1
+    query: 'union (traces | where tostring(customDimensions["{OriginalFormat}"]) startswith "KooGallery callback {Activity} answered" and tostring(customDimensions.ResultCode) == "000005"), (requests | where name == "ProductionInterface" and success == false)'
+    measure: ''
+    threshold: 0
+  }
+  {
+    name: 'instance-failed'
+    displayName: 'KooGallery instance entered Failed'
+    description: 'A life-cycle worker gave up (poison queue or a permanent error). Fix the cause, then re-drive the instance (docs/operations.md).'
+    severity: 1
+    query: 'traces | where tostring(customDimensions["{OriginalFormat}"]) startswith "Instance {InstanceId} of order {OrderId} FAILED"'
+    measure: ''
+    threshold: 0
+  }
+  {
+    name: 'callback-latency'
+    displayName: 'KooGallery callback latency p95 too high'
+    description: 'The production interface is getting close to KooGallery\'s 5-second timeout.'
+    severity: 2
+    query: 'requests | where name == "ProductionInterface" | summarize p95 = percentile(duration, 95)'
+    measure: 'p95'
+    threshold: callbackLatencyP95ThresholdMs
+  }
+  {
+    name: 'unsent-usage'
+    displayName: 'KooGallery usage unsent'
+    description: 'Usage rows are still not accepted by KooGallery Metering__UnsentAlertAge after their period (the push job reports them): the customer\'s bill is late and money may be lost.'
+    severity: 2
+    query: 'traces | where tostring(customDimensions["{OriginalFormat}"]) startswith "UNSENT USAGE:"'
+    measure: ''
+    threshold: 0
+  }
+]
+
+resource alert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for rule in rules: {
+  name: '${namePrefix}-${rule.name}'
+  location: location
+  tags: tags
+  properties: {
+    displayName: rule.displayName
+    description: rule.description
+    severity: rule.severity
+    enabled: true
+    scopes: [applicationInsightsId]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: rule.query
+          timeAggregation: empty(rule.measure) ? 'Count' : 'Maximum'
+          metricMeasureColumn: empty(rule.measure) ? null : rule.measure
+          operator: 'GreaterThan'
+          threshold: rule.threshold
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: empty(alertEmail) ? [] : [actionGroup.id]
+    }
+  }
+}]

@@ -1,0 +1,120 @@
+@description('The function app: Flex Consumption (default) or Elastic Premium, identity-based storage, Key Vault references.')
+param name string
+param planName string
+param location string
+param tags object
+
+@allowed(['FlexConsumption', 'ElasticPremium'])
+@description('FlexConsumption keeps always-ready instances for the HTTP functions; ElasticPremium keeps pre-warmed ones.')
+param hostingPlan string
+
+@description('Always-ready (Flex) or minimum (Premium) instances serving KooGallery\'s callbacks: a cold start can exceed its 5-second timeout.')
+@minValue(0)
+param alwaysReadyHttpInstances int
+
+param identityId string
+param identityClientId string
+param storageAccountName string
+param storageBlobEndpoint string
+param deploymentContainerName string
+param applicationInsightsConnectionString string
+param keyVaultName string
+
+@description('True when a previous KooGallery Key is stored for a rotation (KooGallery__Keys__1).')
+param hasPreviousKey bool
+
+@description('True when a tenant webhook secret is stored.')
+param hasTenantWebhookSecret bool
+
+@description('App settings that are not secrets and not storage/monitoring plumbing (from main.bicep).')
+param appSettings object
+
+var isFlex = hostingPlan == 'FlexConsumption'
+
+func kvRef(vault string, secret string) string => '@Microsoft.KeyVault(VaultName=${vault};SecretName=${secret})'
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: isFlex ? 'functionapp' : 'elastic'
+  sku: isFlex ? { name: 'FC1', tier: 'FlexConsumption' } : { name: 'EP1', tier: 'ElasticPremium' }
+  properties: {
+    reserved: true
+    maximumElasticWorkerCount: isFlex ? null : 20
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      linuxFxVersion: isFlex ? null : 'DOTNET-ISOLATED|10.0'
+      minimumElasticInstanceCount: isFlex ? null : max(alwaysReadyHttpInstances, 1)
+    }
+    functionAppConfig: isFlex
+      ? {
+          deployment: {
+            storage: {
+              type: 'blobContainer'
+              value: '${storageBlobEndpoint}${deploymentContainerName}'
+              authentication: {
+                type: 'UserAssignedIdentity'
+                userAssignedIdentityResourceId: identityId
+              }
+            }
+          }
+          scaleAndConcurrency: {
+            instanceMemoryMB: 2048
+            maximumInstanceCount: 100
+            alwaysReady: alwaysReadyHttpInstances > 0 ? [{ name: 'http', instanceCount: alwaysReadyHttpInstances }] : []
+          }
+          runtime: {
+            name: 'dotnet-isolated'
+            version: '10.0'
+          }
+        }
+      : null
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: union(
+      appSettings,
+      isFlex ? {} : { FUNCTIONS_WORKER_RUNTIME: 'dotnet-isolated', FUNCTIONS_EXTENSION_VERSION: '~4' },
+      // Only while rotating: an empty KooGallery__Keys__1 would be an empty Key, which the app refuses at start.
+      hasPreviousKey ? { KooGallery__Keys__1: kvRef(keyVaultName, 'koogallery-previous-key') } : {},
+      {
+      // Storage by identity: no connection string, no account key.
+      AzureWebJobsStorage__accountName: storageAccountName
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__clientId: identityClientId
+      // Application Insights with local auth disabled: telemetry is sent as the app's identity.
+      APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
+      // Secrets: Key Vault references resolved with the identity (keyVaultReferenceIdentity).
+      KooGallery__Keys__0: kvRef(keyVaultName, 'koogallery-key')
+      Marketplace__AccessKey: kvRef(keyVaultName, 'marketplace-access-key')
+      Marketplace__SecretKey: kvRef(keyVaultName, 'marketplace-secret-key')
+      Provisioning__Webhook__Secret: hasTenantWebhookSecret ? kvRef(keyVaultName, 'tenant-webhook-secret') : ''
+    }
+    )
+  }
+}
+
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName

@@ -1,0 +1,77 @@
+@description('Key Vault (RBAC) holding every secret the app reads, as Key Vault references.')
+param name string
+param location string
+param tags object
+param principalId string
+
+@secure()
+@description('The KooGallery Key bound to the production address (KooGallery__Keys__0).')
+param koogalleryKey string
+
+@secure()
+@description('During a Key rotation: the previous Key (KooGallery__Keys__1); empty when not rotating.')
+param koogalleryPreviousKey string
+
+@secure()
+@description('Access key id of the merchant account (Marketplace__AccessKey).')
+param marketplaceAccessKey string
+
+@secure()
+@description('Secret access key of the merchant account (Marketplace__SecretKey).')
+param marketplaceSecretKey string
+
+@secure()
+@description('HMAC secret of the tenant webhook (Provisioning__Webhook__Secret); empty in BuiltIn mode.')
+param tenantWebhookSecret string
+
+@secure()
+@description('RSA private key (PEM) for joint-operation clientSecret decryption; empty when not used.')
+param rsaPrivateKey string
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: name
+  location: location
+  tags: tags
+  properties: {
+    tenantId: subscription().tenantId
+    sku: {
+      family: 'A'
+      name: 'standard'
+    }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 30
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+var secrets = [
+  { name: 'koogallery-key', value: koogalleryKey }
+  { name: 'koogallery-previous-key', value: koogalleryPreviousKey }
+  { name: 'marketplace-access-key', value: marketplaceAccessKey }
+  { name: 'marketplace-secret-key', value: marketplaceSecretKey }
+  { name: 'tenant-webhook-secret', value: tenantWebhookSecret }
+  { name: 'rsa-private-key', value: rsaPrivateKey }
+]
+
+resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for s in secrets: if (!empty(s.value)) {
+  parent: vault
+  name: s.name
+  properties: {
+    value: s.value
+  }
+}]
+
+resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, principalId, '4633458b-17de-408a-b874-0445c86b69e6')
+  scope: vault
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')
+  }
+}
+
+output name string = vault.name
+output uri string = vault.properties.vaultUri

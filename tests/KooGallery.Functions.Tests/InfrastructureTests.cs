@@ -1,0 +1,128 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using KooGallery.Functions.Configuration;
+using KooGallery.Functions.Tests.Infrastructure;
+using Microsoft.Azure.Functions.Worker;
+
+namespace KooGallery.Functions.Tests;
+
+/// <summary>
+/// Keeps infra/ from drifting away from the code: every setting, table, queue and trigger setting the app
+/// uses is provisioned by the Bicep, secrets arrive as Key Vault references, and every log line an alert or
+/// the workbook looks for is still logged by the app.
+/// </summary>
+public partial class InfrastructureTests
+{
+    private static string Read(string relative) => File.ReadAllText(Path.Combine(RepositoryRoot.Path, relative));
+
+    private static readonly string Main = Read("infra/main.bicep");
+    private static readonly string FunctionApp = Read("infra/modules/functionapp.bicep");
+
+    private static List<string> SampleSettings()
+    {
+        using var document = JsonDocument.Parse(Read("local.settings.sample.json"));
+        return document.RootElement.GetProperty("Values").EnumerateObject().Select(p => p.Name).ToList();
+    }
+
+    private static bool Provisions(string setting) =>
+        Regex.IsMatch(Main + FunctionApp, $@"(^|[\s{{,]){Regex.Escape(setting)}\s*:", RegexOptions.Multiline);
+
+    [Fact]
+    public void Every_setting_of_the_sample_is_provisioned_by_the_bicep()
+    {
+        var missing = SampleSettings().Where(setting => setting switch
+        {
+            // Flex Consumption sets the runtime in functionAppConfig; Premium as an app setting.
+            "FUNCTIONS_WORKER_RUNTIME" => !(FunctionApp.Contains("name: 'dotnet-isolated'", StringComparison.Ordinal) && Provisions(setting)),
+            // Identity-based storage instead of a connection string.
+            "AzureWebJobsStorage" => !(Provisions("AzureWebJobsStorage__accountName") && Provisions("AzureWebJobsStorage__credential") && Provisions("AzureWebJobsStorage__clientId")),
+            _ => !Provisions(setting),
+        }).ToList();
+
+        Assert.True(missing.Count == 0, "Not provisioned by infra/: " + string.Join(", ", missing));
+    }
+
+    [Fact]
+    public void Every_table_and_queue_the_app_uses_is_created_by_the_bicep()
+    {
+        var defaults = new StorageOptions();
+        var tables = Regex.Match(Main, @"var tableNames = \[(?<list>[^\]]*)\]").Groups["list"].Value;
+        var queues = Regex.Match(Main, @"var queueNames = \[(?<list>[^\]]*)\]").Groups["list"].Value;
+
+        Assert.All(defaults.Tables, t => Assert.Contains($"'{t}'", tables, StringComparison.Ordinal));
+        Assert.All(defaults.Queues, q => Assert.Contains($"'{q}'", queues, StringComparison.Ordinal));
+        Assert.Contains("tableNames: tableNames", Main, StringComparison.Ordinal);
+        Assert.Contains("queueNames: queueNames", Main, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_setting_a_trigger_names_exists_in_the_sample_and_the_bicep()
+    {
+        var referenced = typeof(KooGalleryApp).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods())
+            .SelectMany(m => m.GetParameters())
+            .SelectMany(p => p.GetCustomAttributes())
+            .SelectMany(a => a switch
+            {
+                QueueTriggerAttribute q => [q.QueueName],
+                TimerTriggerAttribute t => [t.Schedule],
+                _ => Array.Empty<string>(),
+            })
+            .SelectMany(value => SettingReference().Matches(value).Select(m => m.Groups["name"].Value))
+            .Distinct()
+            .ToList();
+
+        Assert.NotEmpty(referenced);
+        Assert.All(referenced, name =>
+        {
+            Assert.Contains(name, SampleSettings());
+            Assert.True(Provisions(name), $"{name} is not provisioned by infra/");
+        });
+    }
+
+    [Theory]
+    [InlineData("KooGallery__Keys__0", "koogallery-key")]
+    [InlineData("Marketplace__AccessKey", "marketplace-access-key")]
+    [InlineData("Marketplace__SecretKey", "marketplace-secret-key")]
+    [InlineData("Provisioning__Webhook__Secret", "tenant-webhook-secret")]
+    public void Secrets_reach_the_app_as_key_vault_references(string setting, string secret)
+    {
+        Assert.Matches($@"{Regex.Escape(setting)}:.*kvRef\(keyVaultName, '{Regex.Escape(secret)}'\)", FunctionApp);
+        Assert.DoesNotMatch($@"(?m)^\s*{Regex.Escape(setting)}:", Main); // never as a plain value
+    }
+
+    [Fact]
+    public void The_parameters_file_holds_no_secret()
+    {
+        using var document = JsonDocument.Parse(Read("infra/main.parameters.json"));
+        var secure = SecureParams().Matches(Main).Select(m => m.Groups["name"].Value).ToList();
+
+        Assert.NotEmpty(secure);
+        foreach (var name in secure)
+        {
+            var value = document.RootElement.GetProperty("parameters").GetProperty(name).GetProperty("value").GetString();
+            Assert.Matches(@"^\$\{[A-Z_]+\}$", value);
+        }
+    }
+
+    [Fact]
+    public void Every_log_line_an_alert_or_the_workbook_queries_is_still_logged()
+    {
+        var kql = Read("infra/modules/alerts.bicep") + Read("infra/modules/workbook.bicep");
+        var source = string.Join('\n', Directory.EnumerateFiles(Path.Combine(RepositoryRoot.Path, "functions"), "*.cs", SearchOption.AllDirectories).Select(File.ReadAllText));
+        var templates = LoggedTemplate().Matches(kql).Select(m => m.Groups["template"].Value).Distinct().ToList();
+
+        Assert.True(templates.Count >= 6, "expected the alert and workbook queries to key on log templates");
+        Assert.All(templates, t => Assert.True(source.Contains('"' + t, StringComparison.Ordinal), $"no log message starts with \"{t}\""));
+    }
+
+    [GeneratedRegex("%(?<name>[A-Za-z0-9_:]+)%")]
+    private static partial Regex SettingReference();
+
+    [GeneratedRegex(@"@secure\(\)\s*(?:@description\('(?:[^'\\]|\\.)*'\)\s*)?param (?<name>\w+)")]
+    private static partial Regex SecureParams();
+
+    [GeneratedRegex(@"startswith ""(?<template>[^""]+)""")]
+    private static partial Regex LoggedTemplate();
+}
