@@ -53,8 +53,8 @@ param callbackLatencyP95ThresholdMs int = 2000
 param koogalleryKey string
 
 @secure()
-@description('While rotating the Key: the previous one; otherwise empty.')
-param koogalleryPreviousKey string = ''
+@description('While rotating the Key: a second Key that also verifies calls (KooGallery__Keys__1); answers stay signed with koogalleryKey. Empty otherwise.')
+param koogalleryAdditionalKey string = ''
 
 @secure()
 @description('Access key id (AK) of the merchant\'s Huawei Cloud account.')
@@ -122,7 +122,7 @@ module vault 'modules/keyvault.bicep' = {
     tags: tags
     principalId: identity.outputs.principalId
     koogalleryKey: koogalleryKey
-    koogalleryPreviousKey: koogalleryPreviousKey
+    koogalleryAdditionalKey: koogalleryAdditionalKey
     marketplaceAccessKey: marketplaceAccessKey
     marketplaceSecretKey: marketplaceSecretKey
     tenantWebhookSecret: tenantWebhookSecret
@@ -195,7 +195,7 @@ module app 'modules/functionapp.bicep' = {
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     keyVaultName: vault.outputs.name
-    hasPreviousKey: !empty(koogalleryPreviousKey)
+    hasAdditionalKey: !empty(koogalleryAdditionalKey)
     hasTenantWebhookSecret: !empty(tenantWebhookSecret)
     appSettings: union(appSettings, length(dailyBilledProducts) > 1
       ? toObject(range(1, length(dailyBilledProducts) - 1), i => 'Metering__DailyBilledProducts__${i}', i => dailyBilledProducts[i])

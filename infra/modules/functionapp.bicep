@@ -20,8 +20,8 @@ param deploymentContainerName string
 param applicationInsightsConnectionString string
 param keyVaultName string
 
-@description('True when a previous KooGallery Key is stored for a rotation (KooGallery__Keys__1).')
-param hasPreviousKey bool
+@description('True when an additional KooGallery Key is stored for a rotation (KooGallery__Keys__1).')
+param hasAdditionalKey bool
 
 @description('True when a tenant webhook secret is stored.')
 param hasTenantWebhookSecret bool
@@ -97,7 +97,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       appSettings,
       isFlex ? {} : { FUNCTIONS_WORKER_RUNTIME: 'dotnet-isolated', FUNCTIONS_EXTENSION_VERSION: '~4' },
       // Only while rotating: an empty KooGallery__Keys__1 would be an empty Key, which the app refuses at start.
-      hasPreviousKey ? { KooGallery__Keys__1: kvRef(keyVaultName, 'koogallery-previous-key') } : {},
+      hasAdditionalKey ? { KooGallery__Keys__1: kvRef(keyVaultName, 'koogallery-additional-key') } : {},
       {
       // Storage by identity: no connection string, no account key.
       AzureWebJobsStorage__accountName: storageAccountName

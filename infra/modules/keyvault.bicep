@@ -9,8 +9,8 @@ param principalId string
 param koogalleryKey string
 
 @secure()
-@description('During a Key rotation: the previous Key (KooGallery__Keys__1); empty when not rotating.')
-param koogalleryPreviousKey string
+@description('During a Key rotation: a second Key that also verifies calls (KooGallery__Keys__1); empty otherwise.')
+param koogalleryAdditionalKey string
 
 @secure()
 @description('Access key id of the merchant account (Marketplace__AccessKey).')
@@ -48,7 +48,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 
 var secrets = [
   { name: 'koogallery-key', value: koogalleryKey }
-  { name: 'koogallery-previous-key', value: koogalleryPreviousKey }
+  { name: 'koogallery-additional-key', value: koogalleryAdditionalKey }
   { name: 'marketplace-access-key', value: marketplaceAccessKey }
   { name: 'marketplace-secret-key', value: marketplaceSecretKey }
   { name: 'tenant-webhook-secret', value: tenantWebhookSecret }
