@@ -80,13 +80,7 @@ public static class KooGalleryApp
         services.AddSingleton<InstanceLifecycle>();
         services.AddSingleton<LifecycleWorker>();
         services.AddSingleton<LifecycleSweeper>();
-        services.AddSingleton<IActivityHandler, NewInstanceHandler>();
-        services.AddSingleton<IActivityHandler, QueryInstanceHandler>();
-        services.AddSingleton<IActivityHandler, RefreshInstanceHandler>();
-        services.AddSingleton<IActivityHandler, UpdateInstanceStatusHandler>();
-        services.AddSingleton<IActivityHandler, ReleaseInstanceHandler>();
-        services.AddSingleton<IActivityHandler, UpgradeInstanceHandler>();
-        services.AddSingleton<IActivityHandler, ChangeInstanceCheckHandler>();
+        services.AddLifecycleHandlers();
         return services;
     }
 

@@ -59,25 +59,17 @@ public sealed class FakeTenantApi : LoopbackServer
         await context.Request.Body.CopyToAsync(buffer).ConfigureAwait(false);
         var body = buffer.ToArray();
 
-        switch (Faults.Next())
+        var fault = Faults.Next();
+        if (await AnsweredByFaultAsync(fault, context, """{"error":"emulated fault"}""").ConfigureAwait(false))
         {
-            case Fault.ServerError e:
-                context.Response.StatusCode = e.Status;
-                return;
-            case Fault.TooManyRequests e:
-                context.Response.StatusCode = 429;
-                context.Response.Headers.RetryAfter = e.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return;
-            case Fault.DropConnection:
-                context.Abort();
-                return;
-            case Fault.Slow e:
-                await Task.Delay(e.Delay, context.RequestAborted).ConfigureAwait(false);
-                break;
-            case Fault.BusinessError:
-                context.Response.StatusCode = 422;
-                await context.Response.WriteAsync("""{"error":"refused by the tenant system"}""").ConfigureAwait(false);
-                return;
+            return;
+        }
+
+        if (fault is Fault.BusinessError)
+        {
+            context.Response.StatusCode = 422;
+            await context.Response.WriteAsync("""{"error":"refused by the tenant system"}""").ConfigureAwait(false);
+            return;
         }
 
         if (!TenantWebhookSignature.Verify(secret, context.Request.Headers[TenantWebhookSignature.HeaderName], body, DateTimeOffset.UtcNow, TenantWebhookSignature.DefaultTolerance))

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -34,6 +35,35 @@ public abstract class LoopbackServer : IAsyncDisposable
     }
 
     protected abstract void Map(WebApplication app);
+
+    /// <summary>
+    /// Applies a transport-level fault shared by every loopback server (error status, 429 with
+    /// <c>Retry-After</c>, dropped connection, slow answer). True when the request has been answered;
+    /// <see cref="Fault.BusinessError"/> is left to the server, whose business answers differ.
+    /// </summary>
+    protected static async Task<bool> AnsweredByFaultAsync(Fault? fault, HttpContext context, string errorBody)
+    {
+        switch (fault)
+        {
+            case Fault.ServerError e:
+                context.Response.StatusCode = e.Status;
+                await context.Response.WriteAsync(errorBody).ConfigureAwait(false);
+                return true;
+            case Fault.TooManyRequests e:
+                context.Response.StatusCode = 429;
+                context.Response.Headers.RetryAfter = e.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await context.Response.WriteAsync(errorBody).ConfigureAwait(false);
+                return true;
+            case Fault.DropConnection:
+                context.Abort();
+                return true;
+            case Fault.Slow e:
+                await Task.Delay(e.Delay, context.RequestAborted).ConfigureAwait(false);
+                return false;
+            default:
+                return false;
+        }
+    }
 
     public Task WaitForShutdownAsync(CancellationToken cancellationToken) => app!.WaitForShutdownAsync(cancellationToken);
 

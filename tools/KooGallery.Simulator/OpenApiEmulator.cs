@@ -108,26 +108,16 @@ public sealed class OpenApiEmulator : LoopbackServer
         await context.Request.Body.CopyToAsync(buffer).ConfigureAwait(false);
         var body = buffer.ToArray();
 
-        switch (Faults.Next())
+        var fault = Faults.Next();
+        if (await AnsweredByFaultAsync(fault, context, """{"error_code":"APIGW.0101","error_msg":"emulated fault"}""").ConfigureAwait(false))
         {
-            case Fault.ServerError e:
-                context.Response.StatusCode = e.Status;
-                await context.Response.WriteAsync("""{"error_code":"APIGW.0101","error_msg":"emulated server error"}""").ConfigureAwait(false);
-                return;
-            case Fault.TooManyRequests e:
-                context.Response.StatusCode = 429;
-                context.Response.Headers.RetryAfter = e.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                await context.Response.WriteAsync("""{"error_code":"APIGW.0308","error_msg":"emulated throttling"}""").ConfigureAwait(false);
-                return;
-            case Fault.DropConnection:
-                context.Abort();
-                return;
-            case Fault.Slow e:
-                await Task.Delay(e.Delay, context.RequestAborted).ConfigureAwait(false);
-                break;
-            case Fault.BusinessError e:
-                await Answer(context, e.ResultCode, e.ResultMsg).ConfigureAwait(false);
-                return;
+            return;
+        }
+
+        if (fault is Fault.BusinessError business)
+        {
+            await Answer(context, business.ResultCode, business.ResultMsg).ConfigureAwait(false);
+            return;
         }
 
         var uri = new Uri($"{context.Request.Scheme}://{context.Request.Host}{context.Request.Path}{context.Request.QueryString}");

@@ -1,68 +1,56 @@
+using System.Text.Json;
 using KooGallery.Functions.Instances;
 using KooGallery.Protocol;
 using KooGallery.Protocol.Wire;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace KooGallery.Functions.Callbacks;
 
-/// <summary>Parses an activity's body into its wire model, or answers 000002 with the reason.</summary>
-internal static class Parsed
+/// <summary>
+/// An activity handled by reading its wire model and calling one application-service method; a body that
+/// does not parse is answered 000002 with the reason.
+/// </summary>
+public sealed class ActivityHandler<TRequest>(
+    string activity,
+    Func<JsonElement, WireParse<TRequest>> parse,
+    Func<TRequest, CancellationToken, Task<KooGalleryResponse>> handle) : IActivityHandler
+    where TRequest : class
 {
-    public static async Task<KooGalleryResponse> Then<T>(WireParse<T> parsed, Func<T, Task<KooGalleryResponse>> handle) where T : class =>
-        parsed.IsValid ? await handle(parsed.Value).ConfigureAwait(false) : new KooGalleryResponse(ResultCode.InvalidParameter, parsed.Error);
+    public string Activity { get; } = activity;
+
+    public async Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken)
+    {
+        var parsed = parse(request.Body);
+        return parsed.IsValid
+            ? await handle(parsed.Value, cancellationToken).ConfigureAwait(false)
+            : new KooGalleryResponse(ResultCode.InvalidParameter, parsed.Error);
+    }
 }
 
-public sealed class NewInstanceHandler(InstanceLifecycle lifecycle) : IActivityHandler
+/// <summary>The seven V2 basic activities (spec §5.1–5.7), each to its <see cref="InstanceLifecycle"/> method.</summary>
+internal static class LifecycleHandlers
 {
-    public string Activity => Activities.NewInstance;
+    public static IServiceCollection AddLifecycleHandlers(this IServiceCollection services)
+    {
+        Add<NewInstanceRequest>(services, Activities.NewInstance, NewInstanceRequest.Parse, async (l, r, ct) => await l.NewInstanceAsync(r, ct).ConfigureAwait(false));
+        Add<QueryInstanceRequest>(services, Activities.QueryInstance, QueryInstanceRequest.Parse, async (l, r, ct) => await l.QueryInstanceAsync(r, ct).ConfigureAwait(false));
+        Add<RefreshInstanceRequest>(services, Activities.RefreshInstance, RefreshInstanceRequest.Parse, (l, r, ct) => l.RefreshInstanceAsync(r, ct));
+        Add<UpdateInstanceStatusRequest>(services, Activities.UpdateInstanceStatus, UpdateInstanceStatusRequest.Parse, (l, r, ct) => l.UpdateInstanceStatusAsync(r, ct));
+        Add<ReleaseInstanceRequest>(services, Activities.ReleaseInstance, ReleaseInstanceRequest.Parse, (l, r, ct) => l.ReleaseInstanceAsync(r, ct));
+        Add<UpgradeInstanceRequest>(services, Activities.UpgradeInstance, UpgradeInstanceRequest.Parse, (l, r, ct) => l.UpgradeInstanceAsync(r, ct));
+        Add<ChangeInstanceCheckRequest>(services, Activities.ChangeInstanceCheck, ChangeInstanceCheckRequest.Parse, (l, r, ct) => l.ChangeInstanceCheckAsync(r, ct));
+        return services;
+    }
 
-    public Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken) =>
-        Parsed.Then(NewInstanceRequest.Parse(request.Body), async r => await lifecycle.NewInstanceAsync(r, cancellationToken).ConfigureAwait(false));
-}
-
-public sealed class QueryInstanceHandler(InstanceLifecycle lifecycle) : IActivityHandler
-{
-    public string Activity => Activities.QueryInstance;
-
-    public Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken) =>
-        Parsed.Then(QueryInstanceRequest.Parse(request.Body), async r => await lifecycle.QueryInstanceAsync(r, cancellationToken).ConfigureAwait(false));
-}
-
-public sealed class RefreshInstanceHandler(InstanceLifecycle lifecycle) : IActivityHandler
-{
-    public string Activity => Activities.RefreshInstance;
-
-    public Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken) =>
-        Parsed.Then(RefreshInstanceRequest.Parse(request.Body), r => lifecycle.RefreshInstanceAsync(r, cancellationToken));
-}
-
-public sealed class UpdateInstanceStatusHandler(InstanceLifecycle lifecycle) : IActivityHandler
-{
-    public string Activity => Activities.UpdateInstanceStatus;
-
-    public Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken) =>
-        Parsed.Then(UpdateInstanceStatusRequest.Parse(request.Body), r => lifecycle.UpdateInstanceStatusAsync(r, cancellationToken));
-}
-
-public sealed class ReleaseInstanceHandler(InstanceLifecycle lifecycle) : IActivityHandler
-{
-    public string Activity => Activities.ReleaseInstance;
-
-    public Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken) =>
-        Parsed.Then(ReleaseInstanceRequest.Parse(request.Body), r => lifecycle.ReleaseInstanceAsync(r, cancellationToken));
-}
-
-public sealed class UpgradeInstanceHandler(InstanceLifecycle lifecycle) : IActivityHandler
-{
-    public string Activity => Activities.UpgradeInstance;
-
-    public Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken) =>
-        Parsed.Then(UpgradeInstanceRequest.Parse(request.Body), r => lifecycle.UpgradeInstanceAsync(r, cancellationToken));
-}
-
-public sealed class ChangeInstanceCheckHandler(InstanceLifecycle lifecycle) : IActivityHandler
-{
-    public string Activity => Activities.ChangeInstanceCheck;
-
-    public Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken) =>
-        Parsed.Then(ChangeInstanceCheckRequest.Parse(request.Body), r => lifecycle.ChangeInstanceCheckAsync(r, cancellationToken));
+    private static void Add<TRequest>(
+        IServiceCollection services,
+        string activity,
+        Func<JsonElement, WireParse<TRequest>> parse,
+        Func<InstanceLifecycle, TRequest, CancellationToken, Task<KooGalleryResponse>> handle)
+        where TRequest : class =>
+        services.AddSingleton<IActivityHandler>(sp =>
+        {
+            var lifecycle = sp.GetRequiredService<InstanceLifecycle>();
+            return new ActivityHandler<TRequest>(activity, parse, (request, ct) => handle(lifecycle, request, ct));
+        });
 }
