@@ -123,6 +123,50 @@ public class ConformanceTests
         Assert.Contains(case10.Failures, f => f.StartsWith("wrong key: expected 000001", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task The_order_command_plays_a_whole_order_through_the_app()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+        using var stop = new CancellationTokenSource();
+        var worker = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await market.DrainAsync();
+                await Task.Delay(50);
+            }
+        });
+        using var http = new HttpClient(new FunctionAppHandler(market.App));
+        var output = new StringWriter();
+
+        var played = await OrderPlay.RunAsync(new KooGalleryCaller(http, Endpoint, TestApp.Key, market.App.Clock), "MOCKPERIODYEARNEW", real: false, output, TimeSpan.FromMilliseconds(100));
+        await stop.CancelAsync();
+        await worker;
+
+        Assert.True(played, output.ToString());
+        var text = output.ToString();
+        foreach (var step in new[] { "--> newInstance", "queryInstance polled", "--> refreshInstance", "--> updateInstanceStatus", "--> releaseInstance", "played through" })
+        {
+            Assert.Contains(step, text, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("DOES NOT VERIFY", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_order_command_stops_and_says_why_when_a_step_fails()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+        using var http = new HttpClient(new FunctionAppHandler(market.App));
+        var output = new StringWriter();
+
+        // Signed with the wrong Key: the very first step is refused.
+        var played = await OrderPlay.RunAsync(new KooGalleryCaller(http, Endpoint, "not-the-key", market.App.Clock), "MOCKPERIODYEARNEW", real: false, output, TimeSpan.FromMilliseconds(100));
+
+        Assert.False(played);
+        Assert.Contains("newInstance answered 000001, expected 000000: stopping.", output.ToString(), StringComparison.Ordinal);
+    }
+
     /// <summary>Re-signs every request with the right key before the app sees it: an endpoint that would accept anything.</summary>
     private sealed class SignatureIgnoringHandler(TestApp app) : DelegatingHandler(new FunctionAppHandler(app))
     {

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace KooGallery.Simulator;
@@ -94,87 +92,12 @@ internal static class Commands
 
         using (http)
         {
-            var orderId = flags.Value("order") ?? "MOCKPERIODYEARNEW";
-            var testFlag = flags.Has("real") ? "0" : "1";
-            var total = Stopwatch.StartNew();
-
-            var created = await Step(caller, "newInstance", new { businessId = Guid.NewGuid().ToString(), orderId, orderLineId = orderId + "-000001", testFlag }, "000000", cancellationToken);
-            if (created?.InstanceId is not { } id)
-            {
-                return 1;
-            }
-
-            var polling = Stopwatch.StartNew();
-            CallResult? ready = null;
-            while (polling.Elapsed < TimeSpan.FromMinutes(2))
-            {
-                ready = await caller.CallAsync("queryInstance", new { instanceId = id, testFlag }, cancellationToken);
-                if (ready.ResultCode != "000004")
-                {
-                    break;
-                }
-
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            }
-
-            Console.WriteLine($"queryInstance polled {polling.Elapsed.TotalSeconds:F1} s until ready");
-            Print(ready!);
-            if (ready!.ResultCode != "000000")
-            {
-                return 1;
-            }
-
-            var expire = DateTimeOffset.UtcNow.AddYears(1).ToOffset(TimeSpan.FromHours(8)).ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
-            var steps = new (string Activity, object Fields)[]
-            {
-                ("refreshInstance", new { instanceId = id, orderId = "MOCKMONTYRENEW", orderLineId = "MOCKMONTYRENEW-000001", scene = "RENEWAL", expireTime = expire, testFlag }),
-                ("updateInstanceStatus", new { instanceId = id, status = "FREEZE", testFlag }),
-                ("updateInstanceStatus", new { instanceId = id, status = "UNFREEZE", testFlag }),
-                ("releaseInstance", new { instanceId = id, testFlag }),
-            };
-            foreach (var (activity, fields) in steps)
-            {
-                if (await Step(caller, activity, fields, "000000", cancellationToken) is null)
-                {
-                    return 1;
-                }
-            }
-
-            Console.WriteLine($"Order {orderId} played through in {total.Elapsed.TotalSeconds:F1} s; instance {id}.");
-            return 0;
+            var played = await OrderPlay.RunAsync(caller, flags.Value("order") ?? "MOCKPERIODYEARNEW", real: flags.Has("real"), Console.Out, TimeSpan.FromSeconds(1), cancellationToken);
+            return played ? 0 : 1;
         }
     }
 
-    private static async Task<CallResult?> Step(KooGalleryCaller caller, string activity, object fields, string expected, CancellationToken cancellationToken)
-    {
-        var result = await caller.CallAsync(activity, fields, cancellationToken);
-        Print(result);
-        if (result.ResultCode != expected)
-        {
-            Console.Error.WriteLine($"{activity} answered {result.ResultCode ?? "(nothing)"}, expected {expected}: stopping.");
-            return null;
-        }
-
-        return result;
-    }
-
-    private static void Print(CallResult r)
-    {
-        Console.WriteLine($"--> {r.Activity}  {r.RequestUrl}");
-        if (r.RequestBody.Length > 0)
-        {
-            Console.WriteLine($"    {r.RequestBody}");
-        }
-
-        if (r.Error is not null && r.Status == 0)
-        {
-            Console.WriteLine($"<-- {r.Error} after {r.Elapsed.TotalMilliseconds:F0} ms");
-            return;
-        }
-
-        Console.WriteLine($"<-- HTTP {r.Status} in {r.Elapsed.TotalMilliseconds:F0} ms, Body-Sign {(r.BodySignHeader is null ? "missing" : r.BodySignValid ? "verifies" : "DOES NOT VERIFY")}");
-        Console.WriteLine($"    {r.ResponseBody}");
-    }
+    private static void Print(CallResult r) => OrderPlay.Print(r, Console.Out);
 
     private static bool TryCaller(Flags flags, out KooGalleryCaller caller, out HttpClient http)
     {
