@@ -130,6 +130,19 @@ public class MeteringTests
     }
 
     [Fact]
+    public async Task Concurrent_intake_into_one_hour_loses_no_increment()
+    {
+        var (market, id, hour) = await StartWithInstanceAsync();
+        await using var _ = market;
+
+        var replies = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => PostAsync(market.App, Record(id, hour.AddSeconds(i), 0.25, $"c-{i}"))));
+
+        Assert.All(replies, r => Assert.Equal(1, r.GetProperty("accepted").GetInt32()));
+        var row = Assert.Single(await Store(market.App).ListAsync(id, CancellationToken.None));
+        Assert.Equal(("10", 40), (row.UsageValue, row.RecordCount));
+    }
+
+    [Fact]
     public async Task Package_consumption_is_kept_apart_and_sent_with_relate_pkg_instance()
     {
         var (market, id, hour) = await StartWithInstanceAsync();

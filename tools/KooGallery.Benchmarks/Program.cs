@@ -76,6 +76,8 @@ for (var i = 0; i < 100; i++)
     ready.Add(response.InstanceId!);
 }
 
+var payPerUse = (await lifecycle.NewInstanceAsync(new KooGallery.Protocol.Wire.NewInstanceRequest("MOCKONDEMAND", "MOCKONDEMAND-000001", "B", $"BENCH-{run}", false, null), CancellationToken.None)).InstanceId!;
+
 while ((await queue.ReceiveMessagesAsync(32)).Value is { Length: > 0 } messages)
 {
     foreach (var message in messages)
@@ -89,6 +91,45 @@ await Measure("queryInstance (1 id)", iterations, i => $$"""{"activity":"queryIn
 await Measure("queryInstance (100 ids)", Math.Max(50, iterations / 3), _ => $$"""{"activity":"queryInstance","instanceId":"{{string.Join(',', ready)}}","testFlag":"1"}""", r => r.ResultCode == "000000");
 await Measure("updateInstanceStatus (freeze/unfreeze)", iterations, i => $$"""{"activity":"updateInstanceStatus","instanceId":"{{ready[0]}}","status":"{{(i % 2 == 0 ? "FREEZE" : "UNFREEZE")}}","testFlag":"1"}""", r => r.ResultCode == "000000");
 await Measure("rejected after verification (body not JSON)", iterations, _ => "not json", r => r.ResultCode == "000002");
+
+// Usage metering: intake of 100-record batches (each record into its own hour), and push runs of 1000 rows.
+var intake = app.Services.GetRequiredService<KooGallery.Functions.Metering.UsageIntake>();
+var pushJob = app.Services.GetRequiredService<KooGallery.Functions.Metering.UsagePushJob>();
+var usageStart = app.Clock.GetUtcNow().AddDays(-100);
+usageStart = new DateTimeOffset(usageStart.Year, usageStart.Month, usageStart.Day, usageStart.Hour, 0, 0, TimeSpan.Zero);
+var intakeTimes = new TimeSpan[20];
+var hourIndex = 0;
+for (var call = 0; call < intakeTimes.Length; call++)
+{
+    var records = Enumerable.Range(0, 100).Select(_ =>
+    {
+        var begin = usageStart.AddHours(hourIndex++);
+        return new KooGallery.Functions.Metering.UsageRecordInput { InstanceId = payPerUse, UsageValue = "1.25", BeginTime = begin, EndTime = begin.AddMinutes(30), RecordId = Guid.NewGuid().ToString() };
+    }).ToList();
+    counter.Reset();
+    var watch = Stopwatch.StartNew();
+    var outcomes = await intake.AcceptAsync(records, null, CancellationToken.None);
+    intakeTimes[call] = watch.Elapsed;
+    if (outcomes.Any(o => o.Status != "accepted"))
+    {
+        throw new InvalidOperationException("usage intake refused a record: " + outcomes.First(o => o.Status != "accepted").Error);
+    }
+}
+
+rows.Add(Row("usage intake (100 records per call)", intakeTimes, counter.Calls.Count / 100.0).Replace("| usage intake (100 records per call) |", "| usage intake, 100 records per call (round trips per record) |", StringComparison.Ordinal));
+var pushTimes = new List<TimeSpan>();
+for (var run2 = 0; run2 < 2; run2++)
+{
+    var watch = Stopwatch.StartNew();
+    var summary = await pushJob.RunAsync(CancellationToken.None);
+    pushTimes.Add(watch.Elapsed);
+    if (summary.Pushed == 0 && run2 == 0)
+    {
+        throw new InvalidOperationException("the push run sent nothing");
+    }
+}
+
+var pushLine = string.Create(CultureInfo.InvariantCulture, $"Usage push: {hourIndex} rows in {pushTimes[0].TotalSeconds:F2} s (lease, {Math.Ceiling(hourIndex / 1000.0)} signed batches to the emulator, mark sent); a run with nothing to send: {pushTimes[1].TotalMilliseconds:F0} ms.");
 
 // Throughput: 16 concurrent callers.
 const int concurrency = 16;
@@ -117,6 +158,7 @@ rows.Add(Row($"newInstance, {concurrency} concurrent", all, double.NaN).Replace(
 var output = new StringBuilder()
     .AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; Azurite in memory on loopback.")
     .AppendLine(CultureInfo.InvariantCulture, $"Throughput with {concurrency} concurrent callers: {total / wall.Elapsed.TotalSeconds:F0} newInstance/s.")
+    .AppendLine(pushLine)
     .AppendLine()
     .AppendLine("| callback | n | p50 ms | p95 ms | p99 ms | max ms | storage round trips |")
     .AppendLine("|---|---|---|---|---|---|---|");

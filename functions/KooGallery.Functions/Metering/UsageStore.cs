@@ -19,7 +19,9 @@ public enum AddUsageOutcome
 /// </summary>
 public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOptions> names, TimeProvider time)
 {
-    private const int MaxAttempts = 8;
+    // Many records for one instance-hour can arrive at once (a tenant flushing its meters); each attempt
+    // re-reads the row, and a short random back-off spreads the writers out instead of colliding again.
+    private const int MaxAttempts = 25;
 
     private TableClient Table => tables.GetTableClient(names.Value.UsageTable);
 
@@ -82,6 +84,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412)
             {
                 // Another record changed or opened the row first: read again and add on top.
+                await Task.Delay(Random.Shared.Next(1, 10 + (10 * attempt)), cancellationToken).ConfigureAwait(false);
             }
         }
 
