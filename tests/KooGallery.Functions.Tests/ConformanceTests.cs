@@ -20,27 +20,9 @@ public class ConformanceTests
 
     private static async Task<ConformanceReport> RunAsync(LocalMarketplace market, ConformanceOptions options, HttpMessageHandler endpoint)
     {
-        using var stop = new CancellationTokenSource();
-        // Plays the Functions host's queue trigger while the suite runs.
-        var worker = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                await market.DrainAsync();
-                await Task.Delay(50);
-            }
-        });
+        await using var worker = market.RunQueueWorker();
         using var http = new HttpClient(endpoint);
-        var caller = new KooGalleryCaller(http, Endpoint, TestApp.Key, market.App.Clock);
-        try
-        {
-            return await new ConformanceSuite(caller, options).RunAsync();
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await worker;
-        }
+        return await new ConformanceSuite(new KooGalleryCaller(http, Endpoint, TestApp.Key, market.App.Clock), options).RunAsync();
     }
 
     private static ConformanceOptions Fast => new() { PollInterval = TimeSpan.FromMilliseconds(100), ProvisioningTimeout = TimeSpan.FromSeconds(30) };
@@ -127,21 +109,14 @@ public class ConformanceTests
     public async Task The_order_command_plays_a_whole_order_through_the_app()
     {
         await using var market = await LocalMarketplace.StartAsync();
-        using var stop = new CancellationTokenSource();
-        var worker = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                await market.DrainAsync();
-                await Task.Delay(50);
-            }
-        });
         using var http = new HttpClient(new FunctionAppHandler(market.App));
         var output = new StringWriter();
 
-        var played = await OrderPlay.RunAsync(new KooGalleryCaller(http, Endpoint, TestApp.Key, market.App.Clock), "MOCKPERIODYEARNEW", real: false, output, TimeSpan.FromMilliseconds(100));
-        await stop.CancelAsync();
-        await worker;
+        bool played;
+        await using (market.RunQueueWorker())
+        {
+            played = await OrderPlay.RunAsync(new KooGalleryCaller(http, Endpoint, TestApp.Key, market.App.Clock), "MOCKPERIODYEARNEW", real: false, output, TimeSpan.FromMilliseconds(100));
+        }
 
         Assert.True(played, output.ToString());
         var text = output.ToString();

@@ -145,6 +145,31 @@ public sealed class LocalMarketplace : IAsyncDisposable
         throw new InvalidOperationException("The lifecycle queue did not drain.");
     }
 
+    /// <summary>Plays the Functions host's queue triggers in the background until disposed.</summary>
+    public IAsyncDisposable RunQueueWorker() => new BackgroundDrain(this);
+
+    private sealed class BackgroundDrain : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource stop = new();
+        private readonly Task loop;
+
+        public BackgroundDrain(LocalMarketplace market) => loop = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await market.DrainAsync();
+                await Task.Delay(50);
+            }
+        });
+
+        public async ValueTask DisposeAsync()
+        {
+            await stop.CancelAsync();
+            await loop;
+            stop.Dispose();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await App.DisposeAsync();
