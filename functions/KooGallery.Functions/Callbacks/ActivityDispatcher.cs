@@ -20,8 +20,6 @@ public sealed class ActivityDispatcher
         }
     }
 
-    public IReadOnlyCollection<string> Implemented => handlers.Keys;
-
     public Task<KooGalleryResponse> DispatchAsync(CallbackEnvelope call, CancellationToken cancellationToken)
     {
         if (handlers.TryGetValue(call.Activity, out var handler))

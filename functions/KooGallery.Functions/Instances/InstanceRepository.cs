@@ -101,12 +101,6 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         }
     }
 
-    public async Task<bool> MarkerExistsAsync(string instanceId, string marker, CancellationToken cancellationToken)
-    {
-        var found = await Table.GetEntityIfExistsAsync<AppliedMarkerEntity>(InstanceKeys.Escape(instanceId), marker, ["RowKey"], cancellationToken).ConfigureAwait(false);
-        return found.HasValue;
-    }
-
     /// <summary>The event log of an instance, oldest first.</summary>
     public async Task<IReadOnlyList<InstanceEventEntity>> EventsAsync(string instanceId, CancellationToken cancellationToken)
     {
@@ -146,12 +140,6 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
 
         return found;
     }
-
-    /// <summary>Removes an instance created moments ago whose creation could not be completed.</summary>
-    public async Task DeleteNewAsync(InstanceEntity instance, InstanceEventEntity firstEvent, CancellationToken cancellationToken) =>
-        await Table.SubmitTransactionAsync(
-            [new TableTransactionAction(TableTransactionActionType.Delete, instance, instance.ETag), new TableTransactionAction(TableTransactionActionType.Delete, firstEvent, ETag.All)],
-            cancellationToken).ConfigureAwait(false);
 
     public InstanceEventEntity Event(string kind, string? activity = null, string? orderId = null, InstanceState? from = null, InstanceState? to = null, string? detail = null) => new()
     {
