@@ -4,8 +4,7 @@ using System.Text;
 using System.Text.Json;
 using KooGallery.Protocol.Json;
 using Microsoft.Extensions.Logging;
-using Polly.CircuitBreaker;
-using Polly.Timeout;
+using KooGallery.Functions.Outbound;
 
 namespace KooGallery.Functions.Marketplace;
 
@@ -71,8 +70,7 @@ public sealed class KooGalleryOpenApi(HttpClient http, ILogger<KooGalleryOpenApi
         {
             response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TimeoutRejectedException or BrokenCircuitException
-                                       || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception ex) when (OutboundFailures.IsUnanswered(ex, cancellationToken))
         {
             throw new MarketplaceUnavailableException(operation, ex);
         }

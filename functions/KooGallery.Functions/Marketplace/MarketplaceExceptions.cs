@@ -26,7 +26,7 @@ public sealed class MarketplaceGatewayException(string operation, int status, st
 
     public string? ErrorCode { get; } = errorCode;
 
-    public override bool IsTransient => Status >= 500 || Status is 408 or 429;
+    public override bool IsTransient => Outbound.OutboundFailures.IsTransientStatus(Status);
 }
 
 /// <summary>KooGallery could not be reached after all retries (network, timeouts, open circuit).</summary>

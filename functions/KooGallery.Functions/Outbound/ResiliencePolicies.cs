@@ -1,7 +1,5 @@
-using System.Net;
 using Microsoft.Extensions.Logging;
 using Polly;
-using Polly.Extensions.Http;
 using Polly.Timeout;
 
 namespace KooGallery.Functions.Outbound;
@@ -14,9 +12,7 @@ namespace KooGallery.Functions.Outbound;
 public static class ResiliencePolicies
 {
     public static IAsyncPolicy<HttpResponseMessage> Retry(OutboundHttpOptions options, ILogger logger, string client) =>
-        HttpPolicyExtensions.HandleTransientHttpError()
-            .OrResult(r => r.StatusCode == HttpStatusCode.TooManyRequests)
-            .Or<TimeoutRejectedException>()
+        OutboundFailures.Transient()
             .WaitAndRetryAsync(
                 options.MaxRetries,
                 (attempt, outcome, _) => Delay(options, attempt, outcome.Result),
@@ -29,9 +25,7 @@ public static class ResiliencePolicies
                 });
 
     public static IAsyncPolicy<HttpResponseMessage> CircuitBreaker(OutboundHttpOptions options, ILogger logger, string client) =>
-        HttpPolicyExtensions.HandleTransientHttpError()
-            .OrResult(r => r.StatusCode == HttpStatusCode.TooManyRequests)
-            .Or<TimeoutRejectedException>()
+        OutboundFailures.Transient()
             .CircuitBreakerAsync(
                 options.BreakerFailures,
                 options.BreakerDuration,

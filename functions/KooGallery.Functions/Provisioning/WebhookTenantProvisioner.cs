@@ -1,12 +1,10 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using KooGallery.Functions.Outbound;
 using KooGallery.Protocol.Tenant;
 using KooGallery.Protocol.Wire;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Polly.CircuitBreaker;
-using Polly.Timeout;
 
 namespace KooGallery.Functions.Provisioning;
 
@@ -83,8 +81,7 @@ public sealed class WebhookTenantProvisioner(
         {
             response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TimeoutRejectedException or BrokenCircuitException
-                                       || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception ex) when (OutboundFailures.IsUnanswered(ex, cancellationToken))
         {
             throw new TenantProvisioningException($"The tenant API could not be reached for {tenantEvent.Name} of instance {tenantEvent.InstanceId}: {ex.GetType().Name}.", isTransient: true, ex);
         }
@@ -98,7 +95,7 @@ public sealed class WebhookTenantProvisioner(
                 return text;
             }
 
-            var transient = (int)response.StatusCode >= 500 || response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests;
+            var transient = OutboundFailures.IsTransientStatus((int)response.StatusCode);
             throw new TenantProvisioningException(
                 $"The tenant API answered HTTP {(int)response.StatusCode} to {tenantEvent.Name} of instance {tenantEvent.InstanceId}: {(text.Length > 300 ? text[..300] : text)}",
                 transient);
