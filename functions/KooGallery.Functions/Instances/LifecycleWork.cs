@@ -28,27 +28,8 @@ public sealed record LifecycleWork(string InstanceId, string Work)
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>
-    /// Reads a queue message body whether it arrives decoded (JSON) or still Base64, so a change in how the
-    /// binding hands over the body cannot send every message to poison.
-    /// </summary>
-    public static LifecycleWork? FromQueueBody(BinaryData body)
-    {
-        var text = body.ToString().Trim();
-        if (!text.StartsWith('{'))
-        {
-            try
-            {
-                text = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(text));
-            }
-            catch (FormatException)
-            {
-                return null;
-            }
-        }
-
-        return TryParse(text);
-    }
+    /// <summary>Reads a message of the lifecycle queue (see <see cref="Storage.QueueMessageBody"/>); null when it is not lifecycle work.</summary>
+    public static LifecycleWork? FromQueueBody(BinaryData body) => TryParse(Storage.QueueMessageBody.JsonText(body));
 
     public static LifecycleWork? TryParse(string? json)
     {

@@ -2,6 +2,7 @@ using System.Text;
 using Azure;
 using Azure.Storage.Queues.Models;
 using KooGallery.Functions.Configuration;
+using KooGallery.Functions.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
@@ -76,20 +77,7 @@ public sealed class QueuedUsageIntake(UsageIntake intake)
     [Function(nameof(QueuedUsageIntake))]
     public async Task Run([QueueTrigger("%" + StorageOptions.UsageQueueSetting + "%")] QueueMessage message, CancellationToken cancellationToken)
     {
-        var text = message.Body.ToString().Trim();
-        if (!text.StartsWith('{') && !text.StartsWith('['))
-        {
-            try
-            {
-                text = Encoding.UTF8.GetString(Convert.FromBase64String(text));
-            }
-            catch (FormatException)
-            {
-                // not Base64 either: the parse below reports it
-            }
-        }
-
-        var batch = UsageBatchInput.TryParse(text, out var error);
+        var batch = UsageBatchInput.TryParse(QueueMessageBody.JsonText(message.Body), out var error);
         if (batch?.Records is not { Count: > 0 } records)
         {
             throw new FormatException($"Usage message {message.MessageId} is not a usage batch ({error ?? "no records"}); it will end in the poison queue.");
