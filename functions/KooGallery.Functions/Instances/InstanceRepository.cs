@@ -106,39 +106,21 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
     {
         var partition = InstanceKeys.Escape(instanceId);
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {InstanceKeys.EventPrefix} and RowKey lt {"event}"}");
-        var events = new List<InstanceEventEntity>();
-        await foreach (var e in Table.QueryAsync<InstanceEventEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            events.Add(e);
-        }
-
-        return events;
+        return await Table.QueryAsync<InstanceEventEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Instances of an order (an operator's "what happened to order X"); a scan, for admin use only.</summary>
     public async Task<IReadOnlyList<InstanceEntity>> FindByOrderAsync(string orderId, CancellationToken cancellationToken)
     {
         var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and OrderId eq {orderId}");
-        var found = new List<InstanceEntity>();
-        await foreach (var i in Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            found.Add(i);
-        }
-
-        return found;
+        return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Instances whose pending work has waited longer than <paramref name="olderThan"/>, failed ones excluded.</summary>
     public async Task<IReadOnlyList<InstanceEntity>> FindStalePendingAsync(DateTimeOffset olderThan, CancellationToken cancellationToken)
     {
         var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and PendingSince lt {olderThan} and State ne {nameof(InstanceState.Failed)}");
-        var found = new List<InstanceEntity>();
-        await foreach (var i in Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            found.Add(i);
-        }
-
-        return found;
+        return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public InstanceEventEntity Event(string kind, string? activity = null, string? orderId = null, InstanceState? from = null, InstanceState? to = null, string? detail = null) => new()

@@ -96,7 +96,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     {
         var filter = TableClient.CreateQueryFilter(
             $"RowKey ge {UsageRowEntity.Prefix} and RowKey lt {"usage}"} and PeriodEnd le {now} and (Status eq {UsageStatus.Pending} or (Status eq {UsageStatus.Sending} and LeaseUntil lt {now}))");
-        return await ToListAsync(Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return await Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Takes a row for one push run; false when another run changed it first (ETag).</summary>
@@ -136,14 +136,14 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     {
         var partition = InstanceKeys.Escape(instanceId);
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {UsageRowEntity.Prefix} and RowKey lt {"usage}"}");
-        return await ToListAsync(Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return await Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Rows not yet accepted by KooGallery whose period ended before <paramref name="cutoff"/>.</summary>
     public async Task<IReadOnlyList<UsageRowEntity>> FindUnsentAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
     {
         var filter = TableClient.CreateQueryFilter($"RowKey ge {UsageRowEntity.Prefix} and RowKey lt {"usage}"} and Status ne {UsageStatus.Sent} and PeriodEnd lt {cutoff}");
-        return await ToListAsync(Table.QueryAsync<UsageRowEntity>(filter, select: ["PartitionKey", "RowKey", "InstanceId", "PeriodEnd", "LastError"], cancellationToken: cancellationToken)).ConfigureAwait(false);
+        return await Table.QueryAsync<UsageRowEntity>(filter, select: ["PartitionKey", "RowKey", "InstanceId", "PeriodEnd", "LastError"], cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes a row as it is (tests and tools seed rows this way).</summary>
@@ -179,16 +179,6 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         }
     }
 
-    private static async Task<IReadOnlyList<UsageRowEntity>> ToListAsync(AsyncPageable<UsageRowEntity> rows)
-    {
-        var list = new List<UsageRowEntity>();
-        await foreach (var row in rows.ConfigureAwait(false))
-        {
-            list.Add(row);
-        }
-
-        return list;
-    }
 }
 
 internal static class UsagePeriods
