@@ -36,7 +36,9 @@ public static class CanonicalJson
 
         using (document)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            // A body whose text cannot be re-written (invalid UTF-8, a lone surrogate) has no canonical form;
+            // it can still verify over its raw bytes.
+            if (document.RootElement.ValueKind != JsonValueKind.Object || !Wire.WireText.IsReadable(document.RootElement))
             {
                 return null;
             }

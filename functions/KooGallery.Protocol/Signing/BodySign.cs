@@ -31,6 +31,6 @@ public static partial class BodySign
         return match.Success && HmacHex.Base64EqualsConstantTime(Signature(key, body), match.Groups["signature"].Value);
     }
 
-    [GeneratedRegex("""^\s*sign_type="HMAC-SHA256",\s*signature="(?<signature>[A-Za-z0-9+/=]+)"\s*$""", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("""^\s*sign_type="HMAC-SHA256",\s*signature="(?<signature>[A-Za-z0-9+/=]+)"\s*\z""", RegexOptions.CultureInvariant)]
     private static partial Regex HeaderPattern();
 }

@@ -49,6 +49,6 @@ public static partial class TenantWebhookSignature
         return HmacHex.HexEqualsConstantTime(Compute(secret, t, body), match.Groups["v1"].Value);
     }
 
-    [GeneratedRegex("^t=(?<t>[0-9]{1,12}),v1=(?<v1>[0-9a-fA-F]{64})$")]
+    [GeneratedRegex(@"^t=(?<t>[0-9]{1,12}),v1=(?<v1>[0-9a-fA-F]{64})\z")]
     private static partial Regex HeaderPattern();
 }

@@ -28,6 +28,11 @@ public sealed record CallbackEnvelope(string Activity, bool IsTest, JsonElement 
             return WireParse<CallbackEnvelope>.Fail("The body must be a JSON object.");
         }
 
+        if (!WireText.IsReadable(root))
+        {
+            return WireParse<CallbackEnvelope>.Fail("The body holds a name or string that is not valid UTF-8 text (invalid bytes or a lone surrogate).");
+        }
+
         var fields = new FieldReader(root);
         var activity = fields.Required("activity", Activities.MaxLength);
         var isTest = fields.TestFlag();
@@ -44,7 +49,7 @@ public sealed record CallbackEnvelope(string Activity, bool IsTest, JsonElement 
     {
         static string? Text(JsonElement e, string name) =>
             e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.String or JsonValueKind.Number
-                ? Cut(v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText())
+                ? Cut(v.ValueKind == JsonValueKind.String ? WireText.TryGetString(v) : v.GetRawText())
                 : null;
 
         var orderId = Text(Body, "orderId");

@@ -40,7 +40,13 @@ internal sealed class FieldReader(JsonElement element)
                 value = null;
                 break;
             case { ValueKind: JsonValueKind.String } s:
-                value = s.GetString();
+                value = WireText.TryGetString(s);
+                if (value is null)
+                {
+                    Fail($"{name} is not valid UTF-8 text.");
+                    return null;
+                }
+
                 break;
             case { ValueKind: JsonValueKind.Number } n:
                 value = n.GetRawText();

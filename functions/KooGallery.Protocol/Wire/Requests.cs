@@ -280,7 +280,7 @@ public sealed record ChangeInstanceCheckRequest(string InstanceId, ChangeProduct
         {
             try
             {
-                using var inner = JsonDocument.Parse(product.GetString() ?? string.Empty);
+                using var inner = JsonDocument.Parse(WireText.TryGetString(product) ?? string.Empty);
                 product = inner.RootElement.Clone();
             }
             catch (JsonException)
