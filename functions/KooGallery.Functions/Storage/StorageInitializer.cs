@@ -10,8 +10,11 @@ namespace KooGallery.Functions.Storage;
 
 /// <summary>
 /// Creates missing tables at start so the first callback does not pay for it. In Azure the Bicep
-/// templates create them too; a failure here is logged, not fatal, because the identity may lack the
-/// right to create tables while still being able to use the ones provisioned.
+/// templates create them too; a failure here is logged, never fatal: the identity may lack the right to
+/// create tables while still being able to use the ones provisioned, and storage that is unreachable at
+/// start (the SDK then throws <see cref="AggregateException"/> after its retries, not a
+/// <see cref="RequestFailedException"/>) must not crash the worker into a restart loop — callbacks answer
+/// 000005 until storage is back, and KooGallery retries them.
 /// </summary>
 public sealed class StorageInitializer(TableServiceClient tables, QueueServiceClient queues, IOptions<StorageOptions> names, ILogger<StorageInitializer> logger) : IHostedService
 {
@@ -37,6 +40,10 @@ public sealed class StorageInitializer(TableServiceClient tables, QueueServiceCl
         catch (RequestFailedException ex)
         {
             logger.LogWarning(ex, "Could not create the app's tables and queues at start ({Status} {ErrorCode}); callbacks will answer 000005 until they exist.", ex.Status, ex.ErrorCode);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogError(ex, "Storage is unreachable at start ({ErrorType}); the app keeps running and callbacks answer 000005 until storage is back.", ex.GetType().Name);
         }
     }
 
