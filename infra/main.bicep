@@ -42,6 +42,9 @@ param dailyBilledProducts array = []
 @description('Usage rows unsent this long after their period are reported and alerted.')
 param unsentUsageAlertAge string = '02:00:00'
 
+@description('How long transient failures of life-cycle work are retried before an instance is marked Failed (d.hh:mm:ss).')
+param lifecycleGiveUpAfter string = '1.00:00:00'
+
 @description('E-mail for alerts; empty: alerts fire without a notification.')
 param alertEmail string = ''
 
@@ -55,6 +58,14 @@ param koogalleryKey string
 @secure()
 @description('While rotating the Key: a second Key that also verifies calls (KooGallery__Keys__1); answers stay signed with koogalleryKey. Empty otherwise.')
 param koogalleryAdditionalKey string = ''
+
+@secure()
+@description('Encrypts the initial tenant passwords stored in Table Storage (Credentials__Keys__0): a random secret of at least 32 characters. Keep it: values written with it are unreadable without it.')
+param credentialKey string
+
+@secure()
+@description('While rotating the credential key: the previous one (Credentials__Keys__1), so values it wrote stay readable. Empty otherwise.')
+param credentialPreviousKey string = ''
 
 @secure()
 @description('Access key id (AK) of the merchant\'s Huawei Cloud account.')
@@ -127,6 +138,8 @@ module vault 'modules/keyvault.bicep' = {
     marketplaceSecretKey: marketplaceSecretKey
     tenantWebhookSecret: tenantWebhookSecret
     rsaPrivateKey: rsaPrivateKey
+    credentialKey: credentialKey
+    credentialPreviousKey: credentialPreviousKey
   }
 }
 
@@ -173,6 +186,9 @@ var appSettings = {
   Lifecycle__ChangeCheckTimeout: '00:00:02'
   Lifecycle__ChangeCheckAllowOnTimeout: 'true'
   Lifecycle__RequeueAfter: '00:05:00'
+  Lifecycle__RetryBaseDelay: '00:00:30'
+  Lifecycle__RetryMaxDelay: '00:15:00'
+  Lifecycle__GiveUpAfter: lifecycleGiveUpAfter
   Metering__DailyBilledProducts__0: empty(dailyBilledProducts) ? '' : dailyBilledProducts[0]
   Metering__UnsentAlertAge: unsentUsageAlertAge
   Metering__LeaseDuration: '00:10:00'
@@ -197,6 +213,7 @@ module app 'modules/functionapp.bicep' = {
     keyVaultName: vault.outputs.name
     hasAdditionalKey: !empty(koogalleryAdditionalKey)
     hasTenantWebhookSecret: !empty(tenantWebhookSecret)
+    hasPreviousCredentialKey: !empty(credentialPreviousKey)
     appSettings: union(appSettings, length(dailyBilledProducts) > 1
       ? toObject(range(1, length(dailyBilledProducts) - 1), i => 'Metering__DailyBilledProducts__${i}', i => dailyBilledProducts[i])
       : {})

@@ -5,7 +5,9 @@ using KooGallery.Functions.Marketplace;
 using KooGallery.Functions.Metering;
 using KooGallery.Functions.Outbound;
 using KooGallery.Functions.Provisioning;
+using KooGallery.Functions.Security;
 using KooGallery.Functions.Storage;
+using Microsoft.ApplicationInsights.Extensibility;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Configuration;
@@ -51,6 +53,10 @@ public static class KooGalleryApp
         services.AddSingleton(_ => StorageClients.CreateQueueServiceClient(configuration));
         services.AddSingleton<StorageInitializer>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
+
+        services.AddOptions<CredentialOptions>().Bind(configuration.GetSection(CredentialOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CredentialOptions>, CredentialOptionsValidator>();
+        services.AddSingleton<CredentialProtector>();
 
         services.AddCallbacks();
         services.AddOutbound(configuration);
@@ -132,8 +138,20 @@ public static class KooGalleryApp
     /// </summary>
     private static IServiceCollection AddTelemetry(this IServiceCollection services)
     {
-        services.AddApplicationInsightsTelemetryWorkerService();
+        // Adaptive sampling may drop any single log line, and the alert rules and the workbook count log
+        // lines (a FAILED instance, a 000005 answer, UNSENT USAGE). The SDK's default sampler is turned off
+        // and one that samples only the high-volume types (dependencies, page views) put in its place.
+        services.AddApplicationInsightsTelemetryWorkerService(o => o.EnableAdaptiveSampling = false);
+        services.Configure<TelemetryConfiguration>(configuration =>
+        {
+            var chain = configuration.DefaultTelemetrySink.TelemetryProcessorChainBuilder;
+            chain.UseAdaptiveSampling(maxTelemetryItemsPerSecond: 5, excludedTypes: TelemetrySampling.NeverSampled);
+            chain.Build();
+        });
         services.ConfigureFunctionsApplicationInsights();
+
+        // The storage SDK logs every request at Information: most of all log lines, none worth keeping.
+        services.AddLogging(logging => logging.AddFilter(TelemetrySampling.AzureCoreCategory, LogLevel.Warning));
 
         // The SDK adds a rule that keeps only Warning and above from ILogger; our per-callback Information
         // lines feed the dashboards, so drop that rule and let host.json / Logging settings decide.
@@ -148,4 +166,13 @@ public static class KooGalleryApp
         });
         return services;
     }
+}
+
+/// <summary>What telemetry is spared from sampling, and which noisy category is kept at Warning — shared with the tests.</summary>
+public static class TelemetrySampling
+{
+    /// <summary>Traces (the log lines alerts count), events, exceptions and requests are always sent whole.</summary>
+    public const string NeverSampled = "Trace;Event;Exception;Request";
+
+    public const string AzureCoreCategory = "Azure.Core";
 }

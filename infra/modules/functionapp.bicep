@@ -23,6 +23,9 @@ param keyVaultName string
 @description('True when an additional KooGallery Key is stored for a rotation (KooGallery__Keys__1).')
 param hasAdditionalKey bool
 
+@description('True while the credential key rotates: the previous key is read as Credentials__Keys__1.')
+param hasPreviousCredentialKey bool
+
 @description('True when a tenant webhook secret is stored.')
 param hasTenantWebhookSecret bool
 
@@ -98,6 +101,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       isFlex ? {} : { FUNCTIONS_WORKER_RUNTIME: 'dotnet-isolated', FUNCTIONS_EXTENSION_VERSION: '~4' },
       // Only while rotating: an empty KooGallery__Keys__1 would be an empty Key, which the app refuses at start.
       hasAdditionalKey ? { KooGallery__Keys__1: kvRef(keyVaultName, 'koogallery-additional-key') } : {},
+      hasPreviousCredentialKey ? { Credentials__Keys__1: kvRef(keyVaultName, 'credential-previous-key') } : {},
       {
       // Storage by identity: no connection string, no account key.
       AzureWebJobsStorage__accountName: storageAccountName
@@ -108,6 +112,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
       // Secrets: Key Vault references resolved with the identity (keyVaultReferenceIdentity).
       KooGallery__Keys__0: kvRef(keyVaultName, 'koogallery-key')
+      Credentials__Keys__0: kvRef(keyVaultName, 'credential-key')
       Marketplace__AccessKey: kvRef(keyVaultName, 'marketplace-access-key')
       Marketplace__SecretKey: kvRef(keyVaultName, 'marketplace-secret-key')
       Provisioning__Webhook__Secret: hasTenantWebhookSecret ? kvRef(keyVaultName, 'tenant-webhook-secret') : ''

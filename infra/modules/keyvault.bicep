@@ -28,6 +28,14 @@ param tenantWebhookSecret string
 @description('RSA private key (PEM) for joint-operation clientSecret decryption; empty when not used.')
 param rsaPrivateKey string
 
+@secure()
+@description('Encrypts stored initial tenant passwords (Credentials__Keys__0).')
+param credentialKey string
+
+@secure()
+@description('During a credential-key rotation: the previous key (Credentials__Keys__1); empty otherwise.')
+param credentialPreviousKey string
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -53,6 +61,8 @@ var secrets = [
   { name: 'marketplace-secret-key', value: marketplaceSecretKey }
   { name: 'tenant-webhook-secret', value: tenantWebhookSecret }
   { name: 'rsa-private-key', value: rsaPrivateKey }
+  { name: 'credential-key', value: credentialKey }
+  { name: 'credential-previous-key', value: credentialPreviousKey }
 ]
 
 resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for s in secrets: if (!empty(s.value)) {

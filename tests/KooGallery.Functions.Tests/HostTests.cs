@@ -1,8 +1,11 @@
 using KooGallery.Functions.Callbacks;
 using KooGallery.Functions.Tests.Infrastructure;
 using Microsoft.ApplicationInsights;
+using Microsoft.ApplicationInsights.Extensibility;
+using Microsoft.ApplicationInsights.WindowsServer.TelemetryChannel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.Tests;
@@ -76,5 +79,55 @@ public class HostTests
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
         Assert.Contains("nonces-table", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_up_survives_storage_that_cannot_be_reached()
+    {
+        var settings = TestApp.SampleSettings();
+        settings["AzureWebJobsStorage"] =
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
+            "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;";
+        using var host = TestApp.BuildHost(settings);
+        IHostedService initializer = host.Services.GetRequiredService<KooGallery.Functions.Storage.StorageInitializer>();
+
+        await initializer.StartAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    [Fact]
+    public void Log_lines_that_alerts_count_are_never_sampled_and_storage_sdk_chatter_is_kept_at_warning()
+    {
+        using var host = TestApp.BuildHost(TestApp.SampleSettings());
+
+        var filters = host.Services.GetRequiredService<IOptions<LoggerFilterOptions>>().Value;
+        Assert.Contains(filters.Rules, r => r.CategoryName == "Azure.Core" && r.LogLevel == LogLevel.Warning);
+
+        var telemetry = host.Services.GetRequiredService<TelemetryConfiguration>();
+        var samplers = telemetry.DefaultTelemetrySink.TelemetryProcessors.OfType<AdaptiveSamplingTelemetryProcessor>().ToList();
+        Assert.NotEmpty(samplers);
+        Assert.All(samplers, s =>
+        {
+            foreach (var type in new[] { "Trace", "Event", "Exception", "Request" })
+            {
+                Assert.Contains(type, s.ExcludedTypes, StringComparison.Ordinal);
+            }
+        });
+
+        using var hostJson = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot.Path, "host.json")));
+        var logging = hostJson.RootElement.GetProperty("logging");
+        Assert.Equal("Warning", logging.GetProperty("logLevel").GetProperty("Azure.Core").GetString());
+        Assert.Contains("Trace", logging.GetProperty("applicationInsights").GetProperty("samplingSettings").GetProperty("excludedTypes").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_missing_or_unresolved_credential_key_stops_the_app_at_start_naming_the_setting()
+    {
+        var settings = TestApp.SampleSettings();
+        settings["Credentials:Keys:0"] = "@Microsoft.KeyVault(VaultName=kv;SecretName=credential-key)";
+        using var host = TestApp.BuildHost(settings);
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("Credentials__Keys__", error.Message, StringComparison.Ordinal);
     }
 }

@@ -83,6 +83,7 @@ public partial class InfrastructureTests
 
     [Theory]
     [InlineData("KooGallery__Keys__0", "koogallery-key")]
+    [InlineData("Credentials__Keys__0", "credential-key")]
     [InlineData("Marketplace__AccessKey", "marketplace-access-key")]
     [InlineData("Marketplace__SecretKey", "marketplace-secret-key")]
     [InlineData("Provisioning__Webhook__Secret", "tenant-webhook-secret")]

@@ -17,6 +17,7 @@ public sealed class BuiltInTenantProvisioner(
     TableServiceClient tables,
     IOptions<StorageOptions> names,
     IOptionsMonitor<ProvisioningOptions> options,
+    Security.CredentialProtector credentials,
     TimeProvider time,
     ILogger<BuiltInTenantProvisioner> logger) : ITenantProvisioner
 {
@@ -30,7 +31,7 @@ public sealed class BuiltInTenantProvisioner(
         var existing = await FindAsync(tenant.InstanceId, cancellationToken).ConfigureAwait(false);
         if (existing is not null)
         {
-            return existing.ToAppInfo();
+            return ToAppInfo(existing);
         }
 
         var settings = options.CurrentValue.BuiltIn;
@@ -45,7 +46,7 @@ public sealed class BuiltInTenantProvisioner(
             FrontEndUrl = Fill(settings.FrontEndUrlTemplate, tenant),
             AdminUrl = Fill(settings.AdminUrlTemplate, tenant),
             UserName = settings.AdminUserName,
-            Password = StrongPassword(),
+            PasswordProtected = credentials.Protect(StrongPassword(), tenant.InstanceId),
             Memo = settings.Memo,
             Status = TenantStatus.Active,
             ProductId = product?.ProductId,
@@ -60,14 +61,14 @@ public sealed class BuiltInTenantProvisioner(
         {
             await Table.AddEntityAsync(entity, cancellationToken).ConfigureAwait(false);
             logger.LogInformation("Built-in tenant created for instance {InstanceId} (order {OrderId}).", tenant.InstanceId, tenant.OrderId);
-            return entity.ToAppInfo();
+            return ToAppInfo(entity);
         }
         catch (RequestFailedException ex) when (ex.Status == 409)
         {
             // A concurrent or earlier run created it; its credentials are the ones handed out.
             var winner = await FindAsync(tenant.InstanceId, cancellationToken).ConfigureAwait(false)
                 ?? throw new TenantProvisioningException($"Tenant {tenant.InstanceId} vanished during creation.", isTransient: true, ex);
-            return winner.ToAppInfo();
+            return ToAppInfo(winner);
         }
     }
 
@@ -161,6 +162,9 @@ public sealed class BuiltInTenantProvisioner(
         }
     }
 
+    private AppInfo ToAppInfo(TenantEntity tenant) =>
+        new(tenant.FrontEndUrl, tenant.AdminUrl, tenant.UserName, tenant.PasswordProtected is null ? null : credentials.Unprotect(tenant.PasswordProtected, tenant.PartitionKey), tenant.Memo);
+
     private static string Fill(string template, ProvisionTenant tenant) => template
         .Replace("{instanceId}", Uri.EscapeDataString(tenant.InstanceId), StringComparison.Ordinal)
         .Replace("{orderId}", Uri.EscapeDataString(tenant.OrderId), StringComparison.Ordinal)
@@ -214,7 +218,8 @@ public sealed class TenantEntity : ITableEntity
 
     public string? UserName { get; set; }
 
-    public string? Password { get; set; }
+    /// <summary>The initial password, encrypted with the app's credential key.</summary>
+    public string? PasswordProtected { get; set; }
 
     public string? Memo { get; set; }
 
@@ -231,6 +236,4 @@ public sealed class TenantEntity : ITableEntity
     public bool IsTest { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
-
-    public AppInfo ToAppInfo() => new(FrontEndUrl, AdminUrl, UserName, Password, Memo);
 }
