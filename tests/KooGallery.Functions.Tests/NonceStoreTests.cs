@@ -14,9 +14,9 @@ public class NonceStoreTests
         await using var app = await TestApp.StartAsync();
         var store = app.Services.GetRequiredService<NonceStore>();
 
-        Assert.Equal(NonceOutcome.First, await store.RecordAsync("N-1", "a"u8.ToArray(), "x", CancellationToken.None));
-        Assert.Equal(NonceOutcome.RepeatedWithSameBody, await store.RecordAsync("N-1", "a"u8.ToArray(), "x", CancellationToken.None));
-        Assert.Equal(NonceOutcome.RepeatedWithDifferentBody, await store.RecordAsync("N-1", "b"u8.ToArray(), "x", CancellationToken.None));
+        Assert.Equal(NonceOutcome.First, (await store.RecordAsync("N-1", "a"u8.ToArray(), "x", CancellationToken.None)).Outcome);
+        Assert.Equal(NonceOutcome.RepeatedWithSameBody, (await store.RecordAsync("N-1", "a"u8.ToArray(), "x", CancellationToken.None)).Outcome);
+        Assert.Equal(NonceOutcome.RepeatedWithDifferentBody, (await store.RecordAsync("N-1", "b"u8.ToArray(), "x", CancellationToken.None)).Outcome);
     }
 
     [Fact]
@@ -28,8 +28,8 @@ public class NonceStoreTests
 
         app.Clock.Advance(TimeSpan.FromMinutes(11));
 
-        Assert.Equal(NonceOutcome.First, await store.RecordAsync("N-2", "b"u8.ToArray(), "x", CancellationToken.None));
-        Assert.Equal(NonceOutcome.RepeatedWithDifferentBody, await store.RecordAsync("N-2", "a"u8.ToArray(), "x", CancellationToken.None));
+        Assert.Equal(NonceOutcome.First, (await store.RecordAsync("N-2", "b"u8.ToArray(), "x", CancellationToken.None)).Outcome);
+        Assert.Equal(NonceOutcome.RepeatedWithDifferentBody, (await store.RecordAsync("N-2", "a"u8.ToArray(), "x", CancellationToken.None)).Outcome);
     }
 
     [Fact]
@@ -41,8 +41,8 @@ public class NonceStoreTests
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
             store.RecordAsync("N-3", System.Text.Encoding.UTF8.GetBytes($"body-{i}"), "x", CancellationToken.None)));
 
-        Assert.Single(outcomes, o => o == NonceOutcome.First);
-        Assert.Equal(19, outcomes.Count(o => o == NonceOutcome.RepeatedWithDifferentBody));
+        Assert.Single(outcomes, o => o.Outcome == NonceOutcome.First);
+        Assert.Equal(19, outcomes.Count(o => o.Outcome == NonceOutcome.RepeatedWithDifferentBody));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using KooGallery.Functions.Instances;
 using System.Text;
 using Azure.Data.Tables;
 using KooGallery.Functions.Callbacks;
@@ -176,7 +177,7 @@ public class ProductionInterfaceTests
     }
 
     [Fact]
-    public async Task Exact_resend_with_the_same_nonce_is_processed_again_with_the_same_answer()
+    public async Task Exact_resend_with_the_same_nonce_gets_the_first_answer_byte_for_byte_without_processing_again()
     {
         var echo = new EchoHandler();
         await using var app = await StartWithEchoAsync(echo);
@@ -187,9 +188,48 @@ public class ProductionInterfaceTests
         app.Clock.Advance(TimeSpan.FromSeconds(20));
         var resend = await SignedCall.SendSignedAsync(app, EchoBody, nonce: nonce, at: at);
 
+        Assert.Equal(first.Body, resend.Body);
+        Assert.Equal(first.BodySign, resend.BodySign);
+        Assert.Equal(1, echo.Calls);
+    }
+
+    [Fact]
+    public async Task An_exact_resend_of_a_freeze_answers_the_same_bytes_even_after_the_state_moved_on()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+        var id = await market.NewInstanceAsync("MOCKPERIODYEARNEW");
+        await market.DrainAsync();
+        var body = $$"""{"activity":"updateInstanceStatus","instanceId":"{{id}}","status":"FREEZE","testFlag":"1"}""";
+        var nonce = Nonce.New();
+        var at = market.App.Clock.GetUtcNow();
+
+        var first = await SignedCall.SendSignedAsync(market.App, body, nonce: nonce, at: at);
+        await market.DrainAsync();
+        var resend = await SignedCall.SendSignedAsync(market.App, body, nonce: nonce, at: at);
+
+        // Today's answer to a new freeze would say "already frozen"; a resend must repeat the first answer.
+        Assert.Equal("000000", first.ResultCode);
         Assert.Equal(first.Text, resend.Text);
         Assert.Equal(first.BodySign, resend.BodySign);
-        Assert.Equal(2, echo.Calls);
+        var events = await market.App.Services.GetRequiredService<InstanceRepository>().EventsAsync(id, CancellationToken.None);
+        Assert.Single(events, e => e.Activity == "updateInstanceStatus" && e.Kind == "callback");
+    }
+
+    [Fact]
+    public async Task A_retryable_answer_is_not_kept_so_a_resend_after_recovery_is_processed()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+        var tables = market.App.Services.GetRequiredService<Azure.Data.Tables.TableServiceClient>();
+        await tables.DeleteTableAsync(market.App.Settings["Storage:InstanceTable"]);
+        var body = """{"activity":"newInstance","businessId":"b-1","orderId":"CS-RESEND","orderLineId":"CS-RESEND-000001","testFlag":"0"}""";
+        var nonce = Nonce.New();
+        var at = market.App.Clock.GetUtcNow();
+
+        var first = await SignedCall.SendSignedAsync(market.App, body, nonce: nonce, at: at);
+        await tables.CreateTableIfNotExistsAsync(market.App.Settings["Storage:InstanceTable"]);
+        var resend = await SignedCall.SendSignedAsync(market.App, body, nonce: nonce, at: at);
+
+        Assert.Equal(("000005", "000000"), (first.ResultCode, resend.ResultCode));
     }
 
     [Fact]

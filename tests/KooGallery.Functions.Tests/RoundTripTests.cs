@@ -16,7 +16,7 @@ public class RoundTripTests
     }
 
     [Fact]
-    public async Task New_instance_costs_three_round_trips_and_a_repeat_three()
+    public async Task New_instance_costs_four_round_trips_and_a_repeat_four()
     {
         var (market, counter) = await StartAsync();
         await using var _ = market;
@@ -28,16 +28,16 @@ public class RoundTripTests
         await market.NewInstanceAsync("CS-RT-1");
         var repeat = counter.Calls;
 
-        // nonce insert, instance+event transaction ($batch), queue put
-        Assert.Equal(3, first.Count);
+        // nonce insert, instance+event transaction ($batch), queue put, the answer kept with the nonce
+        Assert.Equal(4, first.Count);
         Assert.Single(first, c => c.EndsWith("/$batch", StringComparison.Ordinal));
         Assert.Single(first, c => c.Contains("/messages", StringComparison.Ordinal));
-        // nonce insert, the insert that finds the instance ($batch, 409), one read
-        Assert.Equal(3, repeat.Count);
+        // nonce insert, the insert that finds the instance ($batch, 409), one read, the answer kept
+        Assert.Equal(4, repeat.Count);
     }
 
     [Fact]
-    public async Task Query_instance_costs_two_round_trips_whatever_the_number_of_ids_in_latency()
+    public async Task Query_instance_costs_three_round_trips_whatever_the_number_of_ids_in_latency()
     {
         var (market, counter) = await StartAsync();
         await using var _ = market;
@@ -47,12 +47,12 @@ public class RoundTripTests
         counter.Reset();
         await market.CallAsync("queryInstance", new { instanceId = id });
 
-        // nonce insert, one point read (several ids: one point read each, issued in parallel)
-        Assert.Equal(2, counter.Calls.Count);
+        // nonce insert, one point read (several ids: one point read each, issued in parallel), the answer kept
+        Assert.Equal(3, counter.Calls.Count);
     }
 
     [Fact]
-    public async Task A_state_change_costs_four_round_trips()
+    public async Task A_state_change_costs_five_round_trips_none_of_them_a_conditional_write()
     {
         var (market, counter) = await StartAsync();
         await using var _ = market;
@@ -62,7 +62,8 @@ public class RoundTripTests
         counter.Reset();
         await market.CallAsync("updateInstanceStatus", new { instanceId = id, status = "FREEZE" });
 
-        // nonce insert, read, transaction (row + event), queue put
-        Assert.Equal(4, counter.Calls.Count);
+        // nonce insert, read, insert-only transaction (change + event), queue put, the answer kept
+        Assert.Equal(5, counter.Calls.Count);
+        Assert.Single(counter.Calls, c => c.EndsWith("/$batch", StringComparison.Ordinal));
     }
 }

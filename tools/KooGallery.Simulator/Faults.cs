@@ -17,14 +17,36 @@ public abstract record Fault
     /// <summary>Abort the connection without an answer.</summary>
     public sealed record DropConnection : Fault;
 
+    /// <summary>Answer HTTP 200 with a body that is not a KooGallery answer (truncated JSON, an HTML error page …).</summary>
+    public sealed record Malformed(string Body = "{\"resultCode\":\"9202") : Fault;
+
     /// <summary>Answer HTTP 200 with a KooGallery business error code.</summary>
     public sealed record BusinessError(string ResultCode = "92020002", string ResultMsg = "invalid param") : Fault;
 }
 
-/// <summary>Faults to apply, in order, one request each.</summary>
+/// <summary>Faults to apply, in order, one request each; or an outage: every request fails until a time.</summary>
 public sealed class FaultPlan
 {
     private readonly ConcurrentQueue<Fault> queue = new();
+    private readonly Lock outageLock = new();
+    private (TimeProvider Clock, DateTimeOffset Until, Fault[] Cycle)? outage;
+    private int outageRequests;
+
+    /// <summary>
+    /// Every request fails, cycling through <paramref name="cycle"/>, until <paramref name="until"/> on
+    /// <paramref name="clock"/> (the clock the app under test runs on, so an outage can last hours of its time).
+    /// </summary>
+    public void OutageUntil(TimeProvider clock, DateTimeOffset until, params Fault[] cycle)
+    {
+        lock (outageLock)
+        {
+            outage = (clock, until, cycle.Length > 0 ? cycle : [new Fault.ServerError(503)]);
+            outageRequests = 0;
+        }
+    }
+
+    /// <summary>Requests failed by the current or last outage.</summary>
+    public int OutageRequests => Volatile.Read(ref outageRequests);
 
     public void Enqueue(Fault fault, int times = 1)
     {
@@ -34,9 +56,29 @@ public sealed class FaultPlan
         }
     }
 
-    public void Clear() => queue.Clear();
+    public void Clear()
+    {
+        queue.Clear();
+        lock (outageLock)
+        {
+            outage = null;
+        }
+    }
 
     public int Pending => queue.Count;
 
-    internal Fault? Next() => queue.TryDequeue(out var fault) ? fault : null;
+    internal Fault? Next()
+    {
+        lock (outageLock)
+        {
+            if (outage is { } o && o.Clock.GetUtcNow() < o.Until)
+            {
+                var fault = o.Cycle[outageRequests % o.Cycle.Length];
+                outageRequests++;
+                return fault;
+            }
+        }
+
+        return queue.TryDequeue(out var queued) ? queued : null;
+    }
 }

@@ -57,6 +57,11 @@ public abstract class LoopbackServer : IAsyncDisposable
             case Fault.DropConnection:
                 context.Abort();
                 return true;
+            case Fault.Malformed e:
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = e.Body.StartsWith('<') ? "text/html" : "application/json;charset=UTF-8";
+                await context.Response.WriteAsync(e.Body).ConfigureAwait(false);
+                return true;
             case Fault.Slow e:
                 await Task.Delay(e.Delay, context.RequestAborted).ConfigureAwait(false);
                 return false;

@@ -205,7 +205,7 @@ public sealed class OpenApiEmulator : LoopbackServer
     private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
 
     /// <summary>The standalone emulator's fault request: <c>{"kind":"ServerError","times":2,"status":503}</c>.</summary>
-    private sealed record FaultSpec(string Kind, int Times = 1, int Status = 500, int RetryAfterSeconds = 1, int DelayMs = 1000, string? ResultCode = null)
+    private sealed record FaultSpec(string Kind, int Times = 1, int Status = 500, int RetryAfterSeconds = 1, int DelayMs = 1000, string? ResultCode = null, string? Body = null)
     {
         public Fault? ToFault() => Kind switch
         {
@@ -214,6 +214,7 @@ public sealed class OpenApiEmulator : LoopbackServer
             "Slow" => new Fault.Slow(TimeSpan.FromMilliseconds(DelayMs)),
             "DropConnection" => new Fault.DropConnection(),
             "BusinessError" => new Fault.BusinessError(ResultCode ?? "92020002"),
+            "Malformed" => Body is null ? new Fault.Malformed() : new Fault.Malformed(Body),
             _ => null,
         };
     }

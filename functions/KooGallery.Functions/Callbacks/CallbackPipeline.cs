@@ -52,7 +52,12 @@ public sealed partial class CallbackPipeline(
             }
         }
 
-        var body = response.ToUtf8Bytes();
+        var body = response is ResentAnswer resent ? resent.Body : response.ToUtf8Bytes();
+        if (trace.Nonce is not null && response is not ResentAnswer && response.ResultCode != ResultCode.InternalError)
+        {
+            await KeepAnswerAsync(trace, body, response.ResultCode, cancellationToken).ConfigureAwait(false);
+        }
+
         var answer = new CallbackAnswer(body, BodySign.HeaderValue(settings.Keys[0], body), response.ResultCode);
         var elapsed = time.GetElapsedTime(started);
 
@@ -117,24 +122,56 @@ public sealed partial class CallbackPipeline(
         (trace.OrderId, trace.InstanceId) = envelope.Value.CorrelationIds();
 
         var nonce = await nonces.RecordAsync(call.Nonce, call.Body, envelope.Value.Activity, cancellationToken).ConfigureAwait(false);
-        if (nonce == NonceOutcome.RepeatedWithDifferentBody)
+        if (nonce.Outcome == NonceOutcome.RepeatedWithDifferentBody)
         {
             return Reject(ResultCode.AuthenticationFailed, "the nonce was already used with a different body.");
         }
 
-        if (nonce == NonceOutcome.RepeatedWithSameBody)
+        if (nonce.Outcome == NonceOutcome.RepeatedWithSameBody && nonce.Answer is { } first && ResultCode.TryParse(nonce.AnswerCode, out var firstCode))
         {
             logger.LogInformation(
-                "KooGallery resent {Activity} with nonce {Nonce} and the same body (order {OrderId}, instance {InstanceId}); processing it again idempotently.",
+                "KooGallery resent {Activity} with nonce {Nonce} and the same body (order {OrderId}, instance {InstanceId}); answering the first answer again.",
+                trace.Activity, call.Nonce, trace.OrderId, trace.InstanceId);
+            return new ResentAnswer(firstCode, first);
+        }
+
+        if (nonce.Outcome == NonceOutcome.RepeatedWithSameBody)
+        {
+            logger.LogInformation(
+                "KooGallery resent {Activity} with nonce {Nonce} and the same body (order {OrderId}, instance {InstanceId}) before its first answer was kept; processing it again idempotently.",
                 trace.Activity, call.Nonce, trace.OrderId, trace.InstanceId);
         }
+
+        trace.Nonce = call.Nonce;
 
         return await dispatcher.DispatchAsync(envelope.Value, cancellationToken).ConfigureAwait(false);
     }
 
     private static KooGalleryResponse Reject(ResultCode code, string reason) => new(code, reason);
 
-    [GeneratedRegex(@"^[\x21-\x7E-[/\\#?]]{1,128}$")]
+    /// <summary>
+    /// Keeps the answer with the nonce for an exact resend. It costs one round trip after the work is done;
+    /// when it fails the answer still goes out, and a resend is processed again (every handler is idempotent).
+    /// </summary>
+    private async Task KeepAnswerAsync(CallTrace trace, byte[] body, ResultCode code, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await nonces.KeepAnswerAsync(trace.Nonce!, body, code.Value, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning("The answer to KooGallery {Activity} (order {OrderId}, instance {InstanceId}) could not be kept with its nonce ({ErrorType}); a resend will be processed again.", trace.Activity, trace.OrderId, trace.InstanceId, ex.GetType().Name);
+        }
+    }
+
+    /// <summary>The first answer's exact bytes, sent again for an exact resend.</summary>
+    private sealed class ResentAnswer(ResultCode code, byte[] body) : KooGalleryResponse(code, "(resent)")
+    {
+        public byte[] Body { get; } = body;
+    }
+
+    [GeneratedRegex(@"^[\x21-\x7E-[/\\#?]]{1,128}\z")]
     private static partial Regex NonceFormat();
 
     /// <summary>What is known about a call so far, for the one log line that describes it.</summary>
@@ -151,5 +188,8 @@ public sealed partial class CallbackPipeline(
         public int KeyIndex { get; set; } = -1;
 
         public string SignedPayload { get; set; } = "-";
+
+        /// <summary>Set once the nonce is recorded as this call's: its answer is then kept with it.</summary>
+        public string? Nonce { get; set; }
     }
 }

@@ -19,18 +19,25 @@ public enum NonceOutcome
     RepeatedWithDifferentBody,
 }
 
+/// <summary>What the nonce table says, with the answer given to the first call when one was kept.</summary>
+public sealed record NonceRecord(NonceOutcome Outcome, byte[]? Answer, string? AnswerCode);
+
 /// <summary>
 /// Replay protection (spec §3.1): one row per nonce, inserted only if absent, holding the body's SHA-256
 /// and the instant after which the nonce may be forgotten. The partition key is the nonce itself, so the
-/// insert is a single round trip and concurrent requests with one nonce race on one row.
+/// insert is a single round trip and concurrent requests with one nonce race on one row. The answer to the
+/// call is kept on the row afterwards, so an exact resend gets the same bytes back (spec §7.3 case 10b).
 /// </summary>
 public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOptions> names, IOptionsMonitor<KooGalleryOptions> options, TimeProvider time)
 {
     private const string RowKey = "nonce";
 
+    /// <summary>Answers larger than this are not kept (a table property holds 64 KiB); their resends are processed again.</summary>
+    private const int MaxKeptAnswerBytes = 60 * 1024;
+
     private TableClient Table => tables.GetTableClient(names.Value.NonceTable);
 
-    public async Task<NonceOutcome> RecordAsync(string nonce, ReadOnlyMemory<byte> body, string activity, CancellationToken cancellationToken)
+    public async Task<NonceRecord> RecordAsync(string nonce, ReadOnlyMemory<byte> body, string activity, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var entity = new NonceEntity
@@ -48,7 +55,7 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
             try
             {
                 await Table.AddEntityAsync(entity, cancellationToken).ConfigureAwait(false);
-                return NonceOutcome.First;
+                return new NonceRecord(NonceOutcome.First, null, null);
             }
             catch (RequestFailedException ex) when (ex.Status == 409)
             {
@@ -65,13 +72,15 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
             var stored = existing.Value;
             if (stored.ExpiresAt > now)
             {
-                return stored.BodySha256 == entity.BodySha256 ? NonceOutcome.RepeatedWithSameBody : NonceOutcome.RepeatedWithDifferentBody;
+                return stored.BodySha256 == entity.BodySha256
+                    ? new NonceRecord(NonceOutcome.RepeatedWithSameBody, stored.Answer, stored.AnswerCode)
+                    : new NonceRecord(NonceOutcome.RepeatedWithDifferentBody, null, null);
             }
 
             try
             {
                 await Table.UpdateEntityAsync(entity, stored.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-                return NonceOutcome.First;
+                return new NonceRecord(NonceOutcome.First, null, null);
             }
             catch (RequestFailedException ex) when (ex.Status is 412 or 404)
             {
@@ -80,6 +89,19 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
         }
 
         throw new InvalidOperationException($"Nonce {nonce} could not be recorded: the row kept changing under concurrent writers.");
+    }
+
+    /// <summary>Keeps the answer given to the call with this nonce, for an exact resend; false when it was not kept.</summary>
+    public async Task<bool> KeepAnswerAsync(string nonce, byte[] answer, string resultCode, CancellationToken cancellationToken)
+    {
+        if (answer.Length > MaxKeptAnswerBytes)
+        {
+            return false;
+        }
+
+        var row = new TableEntity(nonce, RowKey) { [nameof(NonceEntity.Answer)] = answer, [nameof(NonceEntity.AnswerCode)] = resultCode };
+        await Table.UpdateEntityAsync(row, ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Deletes nonce rows past their retention; returns how many went.</summary>
@@ -123,4 +145,9 @@ public sealed class NonceEntity : ITableEntity
     public string Activity { get; set; } = string.Empty;
 
     public DateTimeOffset ExpiresAt { get; set; }
+
+    /// <summary>The exact answer bytes given to the first call (not kept for 000005, which asks for a retry).</summary>
+    public byte[]? Answer { get; set; }
+
+    public string? AnswerCode { get; set; }
 }

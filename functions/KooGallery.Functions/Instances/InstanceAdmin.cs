@@ -53,6 +53,62 @@ public sealed class InstanceAdmin(InstanceRepository instances, InstanceLifecycl
         return outcome.Redriven ? new OkObjectResult(body) : new ConflictObjectResult(body);
     }
 
+    /// <summary>
+    /// Re-drives every Failed instance, or those that failed in a time range (<c>failedAfter</c>,
+    /// <c>failedBefore</c>, ISO 8601) and whose failure reason contains <c>error</c> (case-insensitive);
+    /// <c>dryRun=true</c> lists them without acting. The answer lists what was done to each.
+    /// </summary>
+    [Function("InstanceAdminRedriveAll")]
+    public async Task<IActionResult> RedriveAll(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "ops/redrive")] HttpRequest request,
+        CancellationToken cancellationToken)
+    {
+        if (!TryTime(request, "failedAfter", out var after) || !TryTime(request, "failedBefore", out var before))
+        {
+            return new BadRequestObjectResult(new { error = "failedAfter and failedBefore must be ISO 8601 times with a zone, e.g. 2026-11-29T08:00:00Z." });
+        }
+
+        var error = request.Query["error"].FirstOrDefault();
+        var dryRun = string.Equals(request.Query["dryRun"].FirstOrDefault(), "true", StringComparison.OrdinalIgnoreCase);
+        var failed = await instances.FindFailedAsync(after, before, cancellationToken).ConfigureAwait(false);
+        var selected = failed
+            .Where(i => string.IsNullOrEmpty(error) || (i.FailureReason ?? string.Empty).Contains(error, StringComparison.OrdinalIgnoreCase))
+            .OrderBy(i => i.FailedAt)
+            .ToList();
+        var results = new List<object>(selected.Count);
+        foreach (var instance in selected)
+        {
+            if (dryRun)
+            {
+                results.Add(new { instance.InstanceId, instance.OrderId, instance.FailedAt, instance.FailureReason, redriven = false, message = "dry run" });
+                continue;
+            }
+
+            var outcome = await lifecycle.RedriveAsync(instance.InstanceId, cancellationToken).ConfigureAwait(false);
+            results.Add(new { instance.InstanceId, instance.OrderId, instance.FailedAt, instance.FailureReason, redriven = outcome.Redriven, message = outcome.Message });
+        }
+
+        return new OkObjectResult(new { matched = selected.Count, dryRun, results });
+    }
+
+    private static bool TryTime(HttpRequest request, string name, out DateTimeOffset? value)
+    {
+        value = null;
+        var text = request.Query[name].FirstOrDefault();
+        if (string.IsNullOrEmpty(text))
+        {
+            return true;
+        }
+
+        if (DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        return false;
+    }
+
     internal static object View(InstanceEntity i) => new
     {
         i.InstanceId,
@@ -77,7 +133,11 @@ public sealed class InstanceAdmin(InstanceRepository instances, InstanceLifecycl
         i.FrontEndUrl,
         i.AdminUrl,
         i.UserName,
-        hasPassword = !string.IsNullOrEmpty(i.Password),
+        hasPassword = !string.IsNullOrEmpty(i.PasswordProtected),
+        i.DesiredStatus,
+        i.FailedAt,
+        i.RetryingSince,
+        i.NextAttemptAt,
         i.Generation,
         i.CreatedAt,
         i.UpdatedAt,

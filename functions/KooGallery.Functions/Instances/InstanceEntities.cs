@@ -16,6 +16,7 @@ public static class InstanceKeys
     public const string InstanceRow = "instance";
     public const string EventPrefix = "event|";
     public const string MarkerPrefix = "applied|";
+    public const string ChangePrefix = "change|";
 
     /// <summary>
     /// The instance id of an order line: derived from (orderId, orderLineId, productId) rather than the first
@@ -48,6 +49,19 @@ public static class InstanceKeys
         }
 
         return builder.ToString();
+    }
+
+    private static long sequence = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>
+    /// A row key that sorts by time: <paramref name="prefix"/>, the UTC ticks, a sequence that keeps rows of the
+    /// same tick written by this process in the order they were made, and a random part that keeps two
+    /// processes apart.
+    /// </summary>
+    public static string TimeOrdered(string prefix, DateTimeOffset at)
+    {
+        var next = Interlocked.Increment(ref sequence) % 1_000_000_000_000;
+        return $"{prefix}{at.UtcTicks:D19}|{next:D12}|{Guid.NewGuid():N}"[..(prefix.Length + 19 + 1 + 12 + 1 + 8)];
     }
 
     public static string Marker(string kind, params string?[] parts) => MarkerPrefix + kind + "|" + string.Join('|', parts.Select(p => Escape(p ?? "-")));
@@ -83,8 +97,14 @@ public sealed class InstanceEntity : ITableEntity
     /// <summary>Work for the tenant seam not yet done (outbox): provision, expiry, status, upgrade, release.</summary>
     public string PendingWork { get; set; } = string.Empty;
 
-    /// <summary>When the oldest pending work was recorded or last handed to the queue.</summary>
+    /// <summary>
+    /// When the pending work was last handed to the queue, or when its next retry is due; the sweeper
+    /// queues it again once this is older than <c>Lifecycle__RequeueAfter</c>.
+    /// </summary>
     public DateTimeOffset? PendingSince { get; set; }
+
+    /// <summary>What KooGallery last asked for the tenant's status (freeze/unfreeze), applied once the tenant exists.</summary>
+    public string DesiredStatus { get; set; } = DesiredStatuses.Active;
 
     public string? FailedWork { get; set; }
 
@@ -92,9 +112,18 @@ public sealed class InstanceEntity : ITableEntity
 
     public string? FailureReason { get; set; }
 
+    public DateTimeOffset? FailedAt { get; set; }
+
     public string? LastError { get; set; }
 
+    /// <summary>Failed attempts in the current run of transient failures (0 when the last attempt succeeded).</summary>
     public int WorkerAttempts { get; set; }
+
+    /// <summary>First failure of the current run of transient failures: the give-up window counts from here.</summary>
+    public DateTimeOffset? RetryingSince { get; set; }
+
+    /// <summary>When the scheduled retry is due; until then other messages leave the outbound work alone.</summary>
+    public DateTimeOffset? NextAttemptAt { get; set; }
 
     public string? FrontEndUrl { get; set; }
 
@@ -102,7 +131,8 @@ public sealed class InstanceEntity : ITableEntity
 
     public string? UserName { get; set; }
 
-    public string? Password { get; set; }
+    /// <summary>The initial password, encrypted (<see cref="Security.CredentialProtector"/>); decrypted only to answer queryInstance.</summary>
+    public string? PasswordProtected { get; set; }
 
     public string? Memo { get; set; }
 
@@ -151,7 +181,28 @@ public sealed class InstanceEntity : ITableEntity
     public InstanceState CurrentState => Enum.Parse<InstanceState>(State);
 
     [IgnoreDataMember]
-    public AppInfo? AppInfo => string.IsNullOrEmpty(FrontEndUrl) ? null : new AppInfo(FrontEndUrl, AdminUrl, UserName, Password, Memo);
+    public bool HasAppInfo => !string.IsNullOrEmpty(FrontEndUrl);
+
+    /// <summary>Released, or on its way there (a release that gave up is still a release).</summary>
+    [IgnoreDataMember]
+    public bool IsReleased =>
+        CurrentState is InstanceState.Releasing or InstanceState.Released
+        || (CurrentState == InstanceState.Failed && StateBeforeFailure is nameof(InstanceState.Releasing) or nameof(InstanceState.Released));
+
+    /// <summary>The login data for queryInstance, with the password decrypted.</summary>
+    public AppInfo? LoginData(Security.CredentialProtector protector) =>
+        string.IsNullOrEmpty(FrontEndUrl)
+            ? null
+            : new AppInfo(FrontEndUrl, AdminUrl, UserName, PasswordProtected is null ? null : protector.Unprotect(PasswordProtected, InstanceId), Memo);
+
+    /// <summary>Clears the state of a run of transient failures once work succeeds (or an operator steps in).</summary>
+    public void ResetRetries()
+    {
+        WorkerAttempts = 0;
+        RetryingSince = null;
+        NextAttemptAt = null;
+        LastError = null;
+    }
 
     [IgnoreDataMember]
     public IReadOnlySet<string> Pending => PendingWork.Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
@@ -176,6 +227,56 @@ public sealed class InstanceEntity : ITableEntity
             PendingSince = null;
         }
     }
+}
+
+public static class DesiredStatuses
+{
+    public const string Active = "active";
+    public const string Frozen = "frozen";
+}
+
+/// <summary>
+/// A change KooGallery asked for (renewal, freeze, unfreeze, upgrade, release), recorded by the callback
+/// as an insert-only row of the instance's partition and applied, in the order received, by the worker.
+/// Callbacks never read-modify-write the instance row, so any number of concurrent changes are all
+/// recorded and answered 000000; the worker is the only writer of the state they lead to.
+/// </summary>
+public sealed class InstanceChangeEntity : ITableEntity
+{
+    public string PartitionKey { get; set; } = string.Empty;
+
+    public string RowKey { get; set; } = string.Empty;
+
+    public DateTimeOffset? Timestamp { get; set; }
+
+    public ETag ETag { get; set; }
+
+    /// <summary>An <see cref="InstanceCommand"/> name: Freeze, Unfreeze, Refresh, Upgrade or Release.</summary>
+    public string Command { get; set; } = string.Empty;
+
+    public string Activity { get; set; } = string.Empty;
+
+    public DateTimeOffset ReceivedAt { get; set; }
+
+    public string? OrderId { get; set; }
+
+    public string? OrderLineId { get; set; }
+
+    public string? Scene { get; set; }
+
+    public string? ExpireTime { get; set; }
+
+    public DateTimeOffset? ExpiresAt { get; set; }
+
+    public string? ProductId { get; set; }
+
+    public string? Detail { get; set; }
+
+    [IgnoreDataMember]
+    public InstanceCommand CurrentCommand => Enum.Parse<InstanceCommand>(Command);
+
+    /// <summary>Sortable by arrival, so the worker applies changes in the order KooGallery's calls came in.</summary>
+    public static string RowKeyFor(DateTimeOffset receivedAt) => InstanceKeys.TimeOrdered(InstanceKeys.ChangePrefix, receivedAt);
 }
 
 /// <summary>One line of an instance's append-only event log.</summary>

@@ -17,6 +17,7 @@ public sealed class InstanceLifecycle(
     InstanceRepository instances,
     LifecycleWorkSender work,
     TenantProvisioners provisioners,
+    Security.CredentialProtector credentials,
     IOptionsMonitor<LifecycleOptions> options,
     TimeProvider time,
     ILogger<InstanceLifecycle> logger)
@@ -52,7 +53,7 @@ public sealed class InstanceLifecycle(
         if (await instances.TryCreateAsync(instance, created, cancellationToken).ConfigureAwait(false))
         {
             logger.LogInformation("Instance {InstanceId} created for order {OrderId} line {OrderLineId} (test {IsTest}); provisioning queued.", instanceId, request.OrderId, request.OrderLineId, request.IsTest);
-            await HandOverAsync(instance, [WorkKinds.Provision], cancellationToken).ConfigureAwait(false);
+            await HandOverAsync(instance, WorkKinds.Provision, cancellationToken).ConfigureAwait(false);
             return new NewInstanceResponse(ResultCode.Success, instanceId);
         }
 
@@ -99,11 +100,11 @@ public sealed class InstanceLifecycle(
                 case InstanceState.Provisioning:
                     notReady.Add(id);
                     break;
-                case InstanceState.Failed when instance.AppInfo is null:
+                case InstanceState.Failed when !instance.HasAppInfo:
                     failed.Add(id);
                     break;
                 default:
-                    info.Add(new InstanceInfo(id, instance.AppInfo));
+                    info.Add(new InstanceInfo(id, instance.LoginData(credentials)));
                     break;
             }
         }
@@ -133,50 +134,64 @@ public sealed class InstanceLifecycle(
         }
 
         var expiresAt = new DateTimeOffset(wallClock, options.CurrentValue.ParsedExpireTimeOffset);
-        return ChangeAsync(
-            request.InstanceId, Activities.RefreshInstance, request.OrderId, InstanceCommand.Refresh, WorkKinds.Expiry,
-            marker: InstanceKeys.Marker("refresh", request.OrderId, request.Scene),
-            apply: instance =>
+        return RecordChangeAsync(
+            request.InstanceId,
+            new InstanceChangeEntity
             {
-                instance.ExpireTime = request.ExpireTime;
-                instance.ExpiresAt = expiresAt;
-                instance.ProductId = request.ProductId ?? instance.ProductId;
-                instance.LastRefreshOrderId = request.OrderId;
-                instance.LastRefreshScene = request.Scene;
+                Command = nameof(InstanceCommand.Refresh),
+                Activity = Activities.RefreshInstance,
+                OrderId = request.OrderId,
+                OrderLineId = request.OrderLineId,
+                Scene = request.Scene,
+                ExpireTime = request.ExpireTime,
+                ExpiresAt = expiresAt,
+                ProductId = request.ProductId,
+                Detail = $"{request.Scene}: expires {request.ExpireTime} ({expiresAt:O}){(request.ProductId is null ? string.Empty : ", product " + request.ProductId)}",
             },
-            detail: $"{request.Scene}: expires {request.ExpireTime} ({expiresAt:O}){(request.ProductId is null ? string.Empty : ", product " + request.ProductId)}",
+            marker: InstanceKeys.Marker("refresh", request.OrderId, request.Scene),
             cancellationToken);
     }
 
     public Task<KooGalleryResponse> UpdateInstanceStatusAsync(UpdateInstanceStatusRequest request, CancellationToken cancellationToken) =>
-        ChangeAsync(
-            request.InstanceId, Activities.UpdateInstanceStatus, null,
-            request.Status == InstanceStatusChanges.Freeze ? InstanceCommand.Freeze : InstanceCommand.Unfreeze, WorkKinds.Status,
+        RecordChangeAsync(
+            request.InstanceId,
+            new InstanceChangeEntity
+            {
+                Command = request.Status == InstanceStatusChanges.Freeze ? nameof(InstanceCommand.Freeze) : nameof(InstanceCommand.Unfreeze),
+                Activity = Activities.UpdateInstanceStatus,
+                Detail = request.Status,
+            },
             marker: null,
-            apply: instance => instance.StatusVersion++,
-            detail: request.Status,
             cancellationToken);
 
     /// <summary>Release; a repeat, or a release of a released instance, succeeds.</summary>
     public Task<KooGalleryResponse> ReleaseInstanceAsync(ReleaseInstanceRequest request, CancellationToken cancellationToken) =>
-        ChangeAsync(
-            request.InstanceId, Activities.ReleaseInstance, request.OrderId, InstanceCommand.Release, WorkKinds.Release,
+        RecordChangeAsync(
+            request.InstanceId,
+            new InstanceChangeEntity
+            {
+                Command = nameof(InstanceCommand.Release),
+                Activity = Activities.ReleaseInstance,
+                OrderId = request.OrderId,
+                OrderLineId = request.OrderLineId,
+                Detail = request.OrderId is null ? "released" : $"released by unsubscription order {request.OrderId}",
+            },
             marker: null,
-            apply: instance => instance.ReleaseOrderId = request.OrderId,
-            detail: request.OrderId is null ? "released" : $"released by unsubscription order {request.OrderId}",
             cancellationToken);
 
     /// <summary>A paid upgrade; the same upgrade order is applied once. The new spec is read from the order by the worker.</summary>
     public Task<KooGalleryResponse> UpgradeInstanceAsync(UpgradeInstanceRequest request, CancellationToken cancellationToken) =>
-        ChangeAsync(
-            request.InstanceId, Activities.UpgradeInstance, request.OrderId, InstanceCommand.Upgrade, WorkKinds.Upgrade,
-            marker: InstanceKeys.Marker("upgrade", request.OrderId),
-            apply: instance =>
+        RecordChangeAsync(
+            request.InstanceId,
+            new InstanceChangeEntity
             {
-                instance.PendingUpgradeOrderId = request.OrderId;
-                instance.PendingUpgradeOrderLineId = request.OrderLineId;
+                Command = nameof(InstanceCommand.Upgrade),
+                Activity = Activities.UpgradeInstance,
+                OrderId = request.OrderId,
+                OrderLineId = request.OrderLineId,
+                Detail = $"upgrade order {request.OrderId} line {request.OrderLineId}",
             },
-            detail: $"upgrade order {request.OrderId} line {request.OrderLineId}",
+            marker: InstanceKeys.Marker("upgrade", request.OrderId),
             cancellationToken);
 
     /// <summary>
@@ -229,11 +244,15 @@ public sealed class InstanceLifecycle(
                 return new RedriveOutcome(false, null, "unknown instance.");
             }
 
+            // Back to the state the work belongs to; a tenant that was serving comes back frozen or not as
+            // KooGallery last asked, with its status work queued so the tenant matches.
             var target = instance.FailedWork switch
             {
                 WorkKinds.Provision => InstanceState.Provisioning,
                 WorkKinds.Release => InstanceState.Releasing,
-                _ => Enum.TryParse<InstanceState>(instance.StateBeforeFailure, out var before) ? before : InstanceState.Provisioning,
+                _ when instance.StateBeforeFailure is nameof(InstanceState.Releasing) or nameof(InstanceState.Released) => InstanceState.Releasing,
+                _ when instance.StateBeforeFailure is nameof(InstanceState.Provisioning) => InstanceState.Provisioning,
+                _ => instance.DesiredStatus == DesiredStatuses.Frozen ? InstanceState.Frozen : InstanceState.Ready,
             };
             var decision = InstanceStateMachine.Decide(instance.CurrentState, InstanceCommand.Redrive, target);
             if (!decision.Changes)
@@ -247,10 +266,16 @@ public sealed class InstanceLifecycle(
             instance.FailedWork = null;
             instance.FailureReason = null;
             instance.StateBeforeFailure = null;
-            instance.WorkerAttempts = 0;
+            instance.FailedAt = null;
+            instance.ResetRetries();
             if (failedWork is not null)
             {
                 instance.AddPending(failedWork, time.GetUtcNow());
+            }
+
+            if (decision.Next is InstanceState.Ready or InstanceState.Frozen)
+            {
+                instance.AddPending(WorkKinds.Status, time.GetUtcNow());
             }
 
             instance.PendingSince = time.GetUtcNow();
@@ -258,7 +283,7 @@ public sealed class InstanceLifecycle(
             if (outcome == CommitOutcome.Committed)
             {
                 logger.LogWarning("Instance {InstanceId} of order {OrderId} re-driven by an operator: {From} -> {To}, work {Work}.", instanceId, instance.OrderId, from, decision.Next, failedWork);
-                await HandOverAsync(instance, instance.Pending, cancellationToken).ConfigureAwait(false);
+                await HandOverAsync(instance, FirstPending(instance), cancellationToken).ConfigureAwait(false);
                 return new RedriveOutcome(true, instance, $"re-driven to {decision.Next}.");
             }
         }
@@ -283,7 +308,9 @@ public sealed class InstanceLifecycle(
         }
 
         logger.LogWarning("Instance {InstanceId} of order {OrderId} had work pending since {Since:O} ({Pending}); queued again.", instance.InstanceId, instance.OrderId, since, instance.PendingWork);
-        await HandOverAsync(instance, instance.Pending, cancellationToken).ConfigureAwait(false);
+
+        // In back-off, the scheduled retry message was lost: this one stands in for it.
+        await HandOverAsync(instance, FirstPending(instance), cancellationToken, retry: instance.NextAttemptAt is null ? null : instance.WorkerAttempts).ConfigureAwait(false);
         return true;
     }
 
@@ -295,7 +322,9 @@ public sealed class InstanceLifecycle(
         instance.State = decision.Next.ToString();
         instance.Generation++;
         instance.BusinessId = request.BusinessId;
-        instance.FrontEndUrl = instance.AdminUrl = instance.UserName = instance.Password = instance.Memo = null;
+        instance.FrontEndUrl = instance.AdminUrl = instance.UserName = instance.PasswordProtected = instance.Memo = null;
+        instance.DesiredStatus = DesiredStatuses.Active;
+        instance.ResetRetries();
         instance.PendingWork = string.Empty;
         instance.PendingSince = null;
         instance.ReleasedAt = null;
@@ -303,83 +332,70 @@ public sealed class InstanceLifecycle(
         var outcome = await instances.CommitAsync(instance, [instances.Event("callback", Activities.NewInstance, request.OrderId, InstanceState.Released, decision.Next, $"debug instance provisioned again (generation {instance.Generation})")], null, cancellationToken).ConfigureAwait(false);
         if (outcome == CommitOutcome.Committed)
         {
-            await HandOverAsync(instance, [WorkKinds.Provision], cancellationToken).ConfigureAwait(false);
+            await HandOverAsync(instance, WorkKinds.Provision, cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    private async Task<KooGalleryResponse> ChangeAsync(
-        string instanceId,
-        string activity,
-        string? orderId,
-        InstanceCommand command,
-        string workKind,
-        string? marker,
-        Action<InstanceEntity> apply,
-        string detail,
-        CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
-        {
-            var instance = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false);
-            if (instance is null)
-            {
-                return new KooGalleryResponse(ResultCode.InstanceNotFound, $"unknown instance id {instanceId}.");
-            }
-
-            var from = instance.CurrentState;
-            var decision = InstanceStateMachine.Decide(from, command);
-            if (!decision.Changes)
-            {
-                logger.LogInformation("{Activity} for instance {InstanceId} (order {OrderId}) in state {State}: {Decision} {ResultCode}.", activity, instanceId, orderId ?? instance.OrderId, from, decision.Kind, decision.Code.Value);
-                if (decision.Kind != DecisionKind.NotYet)
-                {
-                    await instances.AppendAsync(instanceId, [instances.Event("callback", activity, orderId, from, from, $"{detail}: {decision.Kind}, {decision.Message}")], cancellationToken).ConfigureAwait(false);
-                }
-
-                return new KooGalleryResponse(decision.Code, decision.Message);
-            }
-
-            apply(instance);
-            instance.State = decision.Next.ToString();
-            instance.AddPending(workKind, time.GetUtcNow());
-            var events = new List<InstanceEventEntity> { instances.Event("callback", activity, orderId, from, decision.Next, detail) };
-            var outcome = await instances.CommitAsync(instance, events, marker is null ? null : [marker], cancellationToken).ConfigureAwait(false);
-            switch (outcome)
-            {
-                case CommitOutcome.Committed:
-                    logger.LogInformation("{Activity} applied to instance {InstanceId} (order {OrderId}): {From} -> {To}; {Work} queued.", activity, instanceId, orderId ?? instance.OrderId, from, decision.Next, workKind);
-                    await HandOverAsync(instance, [workKind], cancellationToken).ConfigureAwait(false);
-                    return new KooGalleryResponse(ResultCode.Success);
-                case CommitOutcome.AlreadyApplied:
-                    logger.LogInformation("{Activity} for instance {InstanceId}: order {OrderId} was applied before; answering success.", activity, instanceId, orderId);
-                    await instances.AppendAsync(instanceId, [instances.Event("callback", activity, orderId, from, from, detail + ": already applied")], cancellationToken).ConfigureAwait(false);
-                    return new KooGalleryResponse(ResultCode.Success, "success (already applied).");
-                case CommitOutcome.Conflict:
-                    continue; // changed since read: decide again on fresh state
-            }
-        }
-
-        throw new InvalidOperationException($"Instance {instanceId} kept changing under {activity}; KooGallery will retry.");
     }
 
     /// <summary>
-    /// Queues work recorded as pending. The change is already durable, so a queue failure is logged and
-    /// left to the sweeper (it re-queues pending work older than RequeueAfter), not reported to KooGallery.
+    /// A change KooGallery asks for: refused only when it can never be honoured (e.g. unfreezing a released
+    /// instance), else — even when it looks done already — recorded durably as an insert-only change row — no read-modify-write of the instance
+    /// row, so concurrent changes never conflict — and answered 000000. The worker applies recorded changes
+    /// in order. Storage round trips: one read, one transaction, one queue put.
     /// </summary>
-    private async Task HandOverAsync(InstanceEntity instance, IEnumerable<string> kinds, CancellationToken cancellationToken)
+    private async Task<KooGalleryResponse> RecordChangeAsync(string instanceId, InstanceChangeEntity change, string? marker, CancellationToken cancellationToken)
     {
-        foreach (var kind in kinds)
+        var instance = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        if (instance is null)
         {
-            try
-            {
-                await work.EnqueueAsync(new LifecycleWork(instance.InstanceId, kind), cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logger.LogError(ex, "Could not queue {Work} for instance {InstanceId} (order {OrderId}); it is recorded as pending and the sweeper will queue it.", kind, instance.InstanceId, instance.OrderId);
-            }
+            return new KooGalleryResponse(ResultCode.InstanceNotFound, $"unknown instance id {instanceId}.");
+        }
+
+        var command = change.CurrentCommand;
+        var state = instance.CurrentState;
+        // "Already so" is judged against the applied state, which may lag changes still to apply (a freeze
+        // recorded a moment ago makes an unfreeze meaningful): such a change is recorded too, in its order.
+        var decision = InstanceStateMachine.Accept(instance, command);
+        if (decision.Kind == DecisionKind.Reject)
+        {
+            logger.LogInformation("{Activity} for instance {InstanceId} (order {OrderId}) in state {State}: {Decision} {ResultCode}.", change.Activity, instanceId, change.OrderId ?? instance.OrderId, state, decision.Kind, decision.Code.Value);
+            await instances.AppendAsync(instanceId, [instances.Event("callback", change.Activity, change.OrderId, state, state, $"{change.Detail}: {decision.Kind}, {decision.Message}")], cancellationToken).ConfigureAwait(false);
+            return new KooGalleryResponse(decision.Code, decision.Message);
+        }
+
+        change.ReceivedAt = time.GetUtcNow();
+        var recorded = instances.Event("callback", change.Activity, change.OrderId, state, null, $"{change.Detail}: recorded, to be applied");
+        var outcome = await instances.RecordChangeAsync(instanceId, change, recorded, marker, cancellationToken).ConfigureAwait(false);
+        if (outcome == CommitOutcome.AlreadyApplied)
+        {
+            logger.LogInformation("{Activity} for instance {InstanceId}: order {OrderId} was recorded before; answering success.", change.Activity, instanceId, change.OrderId);
+            return new KooGalleryResponse(ResultCode.Success, "success (already applied).");
+        }
+
+        logger.LogInformation("{Activity} recorded for instance {InstanceId} (order {OrderId}, state {State}): {Detail}; the worker applies it.", change.Activity, instanceId, change.OrderId ?? instance.OrderId, state, change.Detail);
+        await HandOverAsync(instance, WorkKinds.Changes, cancellationToken).ConfigureAwait(false);
+        return new KooGalleryResponse(ResultCode.Success);
+    }
+
+    /// <summary>
+    /// Queues work recorded as pending (or recorded changes). The change is already durable, so a queue
+    /// failure is logged and left to the sweeper (it re-queues pending work and changes older than
+    /// RequeueAfter), not reported to KooGallery.
+    /// </summary>
+    private async Task HandOverAsync(InstanceEntity instance, string kind, CancellationToken cancellationToken, int? retry = null)
+    {
+        try
+        {
+            await work.EnqueueAsync(new LifecycleWork(instance.InstanceId, kind, retry), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogError(ex, "Could not queue {Work} for instance {InstanceId} (order {OrderId}); it is recorded and the sweeper will queue it.", kind, instance.InstanceId, instance.OrderId);
         }
     }
+
+    /// <summary>One message is enough: the worker does all of an instance's pending work, in order.</summary>
+    private static string FirstPending(InstanceEntity instance) =>
+        WorkKinds.InOrder.FirstOrDefault(instance.Pending.Contains) ?? WorkKinds.Changes;
 
     private static string Ids(List<string> ids) =>
         ids.Count <= 5 ? string.Join(", ", ids) : string.Join(", ", ids.Take(5)) + string.Create(CultureInfo.InvariantCulture, $" and {ids.Count - 5} more");

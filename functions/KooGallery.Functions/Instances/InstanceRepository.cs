@@ -86,6 +86,77 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         }
     }
 
+    /// <summary>
+    /// Records a change KooGallery asked for, with its event and (for renewals and upgrades) its idempotency
+    /// marker, in one insert-only transaction: no ETag, so concurrent changes never conflict. Returns
+    /// <see cref="CommitOutcome.AlreadyApplied"/> when the marker shows the same order was recorded before.
+    /// </summary>
+    public async Task<CommitOutcome> RecordChangeAsync(string instanceId, InstanceChangeEntity change, InstanceEventEntity callbackEvent, string? marker, CancellationToken cancellationToken)
+    {
+        var partition = InstanceKeys.Escape(instanceId);
+        change.PartitionKey = partition;
+        if (string.IsNullOrEmpty(change.RowKey))
+        {
+            change.RowKey = InstanceChangeEntity.RowKeyFor(change.ReceivedAt);
+        }
+
+        Prepare(partition, callbackEvent);
+        var actions = new List<TableTransactionAction>
+        {
+            new(TableTransactionActionType.Add, change),
+            new(TableTransactionActionType.Add, callbackEvent),
+        };
+        if (marker is not null)
+        {
+            actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new AppliedMarkerEntity { PartitionKey = partition, RowKey = marker, AppliedAt = time.GetUtcNow() }));
+        }
+
+        try
+        {
+            await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+            return CommitOutcome.Committed;
+        }
+        catch (TableTransactionFailedException ex) when (ex.Status == 409 && marker is not null && ex.FailedTransactionActionIndex == actions.Count - 1)
+        {
+            return CommitOutcome.AlreadyApplied;
+        }
+    }
+
+    /// <summary>Changes recorded and not yet applied, oldest first.</summary>
+    public async Task<IReadOnlyList<InstanceChangeEntity>> ChangesAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        var partition = InstanceKeys.Escape(instanceId);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {InstanceKeys.ChangePrefix} and RowKey lt {"change}"}");
+        return await Table.QueryAsync<InstanceChangeEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Writes the instance row as changed by applying <paramref name="applied"/> changes, deletes those change
+    /// rows and adds their events, atomically. Conflict when the row or a change row moved meanwhile.
+    /// </summary>
+    public async Task<CommitOutcome> CommitChangesAsync(InstanceEntity instance, IReadOnlyList<InstanceChangeEntity> applied, IEnumerable<InstanceEventEntity> events, CancellationToken cancellationToken)
+    {
+        instance.UpdatedAt = time.GetUtcNow();
+        var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateReplace, instance, instance.ETag) };
+        actions.AddRange(applied.Select(c => new TableTransactionAction(TableTransactionActionType.Delete, c, c.ETag)));
+        foreach (var e in events)
+        {
+            Prepare(instance.PartitionKey, e);
+            actions.Add(new TableTransactionAction(TableTransactionActionType.Add, e));
+        }
+
+        try
+        {
+            var response = await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+            instance.ETag = response.Value[0].Headers.ETag ?? instance.ETag;
+            return CommitOutcome.Committed;
+        }
+        catch (TableTransactionFailedException ex) when (ex.Status is 412 or 404)
+        {
+            return CommitOutcome.Conflict;
+        }
+    }
+
     /// <summary>Appends events without touching the instance row (e.g. a repeated callback that changed nothing).</summary>
     public async Task AppendAsync(string instanceId, IEnumerable<InstanceEventEntity> events, CancellationToken cancellationToken)
     {
@@ -123,6 +194,31 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Ids of instances with a change recorded before <paramref name="olderThan"/> and still not applied.</summary>
+    public async Task<IReadOnlyList<string>> FindStaleChangesAsync(DateTimeOffset olderThan, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"RowKey ge {InstanceKeys.ChangePrefix} and RowKey lt {"change}"} and ReceivedAt lt {olderThan}");
+        var rows = await Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey"], cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.Select(r => r.PartitionKey).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Failed instances, optionally only those that failed in [<paramref name="after"/>, <paramref name="before"/>); for operators.</summary>
+    public async Task<IReadOnlyList<InstanceEntity>> FindFailedAsync(DateTimeOffset? after, DateTimeOffset? before, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and State eq {nameof(InstanceState.Failed)}");
+        if (after is { } a)
+        {
+            filter += " and " + TableClient.CreateQueryFilter($"FailedAt ge {a}");
+        }
+
+        if (before is { } b)
+        {
+            filter += " and " + TableClient.CreateQueryFilter($"FailedAt lt {b}");
+        }
+
+        return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     public InstanceEventEntity Event(string kind, string? activity = null, string? orderId = null, InstanceState? from = null, InstanceState? to = null, string? detail = null) => new()
     {
         Kind = kind,
@@ -139,8 +235,8 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         e.PartitionKey = partition;
         if (string.IsNullOrEmpty(e.RowKey))
         {
-            // Sortable by time; the random suffix keeps two events of one transaction apart.
-            e.RowKey = $"{InstanceKeys.EventPrefix}{e.At.UtcTicks:D19}|{Guid.NewGuid():N}"[..(InstanceKeys.EventPrefix.Length + 19 + 1 + 12)];
+            // Sortable by time, and by order of writing within one tick (events of one transaction).
+            e.RowKey = InstanceKeys.TimeOrdered(InstanceKeys.EventPrefix, e.At);
         }
     }
 }

@@ -20,7 +20,7 @@ public enum InstanceState
     /// <summary>The tenant is gone. Repeated releases succeed.</summary>
     Released,
 
-    /// <summary>A worker gave up (poison queue) or met a permanent error; an operator re-drives it.</summary>
+    /// <summary>A worker met a permanent error, or transient ones for longer than Lifecycle__GiveUpAfter; an operator re-drives it.</summary>
     Failed,
 }
 
@@ -47,10 +47,7 @@ public enum DecisionKind
     /// <summary>Already so: answer success, change nothing.</summary>
     AlreadyDone,
 
-    /// <summary>Not now: answer 000004 so KooGallery asks again later.</summary>
-    NotYet,
-
-    /// <summary>Makes no sense in this state: answer the given code.</summary>
+    /// <summary>Makes no sense in this state, now or ever: answer the given code.</summary>
     Reject,
 }
 
@@ -62,7 +59,12 @@ public sealed record Decision(DecisionKind Kind, InstanceState Next, ResultCode 
 
 /// <summary>
 /// Every transition of an instance in one table, so the answer to "what happens if KooGallery sends X
-/// while the instance is Y" is written down once and unit-tested cell by cell.
+/// while the instance is Y" is written down once and unit-tested cell by cell. The same table decides at
+/// the callback (record the change and answer 000000, or refuse it) and in the worker (apply the recorded
+/// change to the state it finds then). A change KooGallery sends is never answered "later": KooGallery
+/// does not retry changes (spec §2.5), so anything that can be honoured is recorded as desired state —
+/// a freeze during provisioning leaves the tenant frozen when it is created, a renewal of a failed
+/// instance is applied when an operator re-drives it — and only what can never be honoured is refused.
 /// </summary>
 public static class InstanceStateMachine
 {
@@ -71,23 +73,16 @@ public static class InstanceStateMachine
         (InstanceCommand.Freeze, InstanceState.Ready) => Apply(InstanceState.Frozen),
         (InstanceCommand.Freeze, InstanceState.Frozen) => Done(state, "already frozen."),
         (InstanceCommand.Freeze, InstanceState.Releasing or InstanceState.Released) => Done(state, "released: nothing is served."),
-        (InstanceCommand.Freeze, InstanceState.Provisioning) => NotYet(state, "still being provisioned; freeze again later."),
+        (InstanceCommand.Freeze, InstanceState.Provisioning or InstanceState.Failed) => Apply(state),
 
         (InstanceCommand.Unfreeze, InstanceState.Frozen) => Apply(InstanceState.Ready),
         (InstanceCommand.Unfreeze, InstanceState.Ready) => Done(state, "not frozen."),
         (InstanceCommand.Unfreeze, InstanceState.Releasing or InstanceState.Released) => Reject(state, ResultCode.InvalidParameter, "the instance is released and cannot be unfrozen."),
-        (InstanceCommand.Unfreeze, InstanceState.Provisioning) => NotYet(state, "still being provisioned; unfreeze again later."),
+        (InstanceCommand.Unfreeze, InstanceState.Provisioning or InstanceState.Failed) => Apply(state),
 
-        (InstanceCommand.Refresh, InstanceState.Ready or InstanceState.Frozen or InstanceState.Provisioning) => Apply(state),
+        (InstanceCommand.Refresh or InstanceCommand.Upgrade, InstanceState.Provisioning or InstanceState.Ready or InstanceState.Frozen or InstanceState.Failed) => Apply(state),
         (InstanceCommand.Refresh, InstanceState.Releasing or InstanceState.Released) => Reject(state, ResultCode.InvalidParameter, "the instance is released and cannot be renewed."),
-
-        (InstanceCommand.Upgrade, InstanceState.Ready or InstanceState.Frozen) => Apply(state),
-        (InstanceCommand.Upgrade, InstanceState.Provisioning) => NotYet(state, "still being provisioned; upgrade again later."),
         (InstanceCommand.Upgrade, InstanceState.Releasing or InstanceState.Released) => Reject(state, ResultCode.InvalidParameter, "the instance is released and cannot be upgraded."),
-
-        // Failed instances wait for an operator; KooGallery's retries keep the event alive meanwhile.
-        (InstanceCommand.Freeze or InstanceCommand.Unfreeze or InstanceCommand.Refresh or InstanceCommand.Upgrade, InstanceState.Failed) =>
-            Reject(state, ResultCode.InternalError, "the instance is in a failed state on the merchant side; an operator has been alerted."),
 
         (InstanceCommand.Release, InstanceState.Provisioning or InstanceState.Ready or InstanceState.Frozen or InstanceState.Failed) => Apply(InstanceState.Releasing),
         (InstanceCommand.Release, InstanceState.Releasing or InstanceState.Released) => Done(state, "already released."),
@@ -111,11 +106,19 @@ public static class InstanceStateMachine
         _ => throw new ArgumentOutOfRangeException(nameof(command), $"No transition for {command} in {state}."),
     };
 
+    /// <summary>
+    /// The callback's question for a change: record it (<see cref="DecisionKind.Apply"/>), answer that it is
+    /// already so, or refuse it. A failed instance is judged by the state it failed in, so an unfreeze of an
+    /// instance whose release gave up is refused like one of a released instance.
+    /// </summary>
+    public static Decision Accept(InstanceEntity instance, InstanceCommand command) =>
+        instance.IsReleased && instance.CurrentState == InstanceState.Failed
+            ? Decide(InstanceState.Releasing, command)
+            : Decide(instance.CurrentState, command);
+
     private static Decision Apply(InstanceState next) => new(DecisionKind.Apply, next, ResultCode.Success, "success.");
 
     private static Decision Done(InstanceState state, string why) => new(DecisionKind.AlreadyDone, state, ResultCode.Success, "success (" + why + ")");
-
-    private static Decision NotYet(InstanceState state, string why) => new(DecisionKind.NotYet, state, ResultCode.Processing, "the instance is " + why);
 
     private static Decision Reject(InstanceState state, ResultCode code, string why) => new(DecisionKind.Reject, state, code, why);
 }

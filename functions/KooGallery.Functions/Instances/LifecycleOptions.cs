@@ -23,6 +23,27 @@ public sealed class LifecycleOptions
     /// <summary>Pending work older than this is put on the queue again by the sweeper (outbox recovery).</summary>
     public TimeSpan RequeueAfter { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>First wait after a transient failure of life-cycle work; it doubles with each failure (with jitter).</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest wait between two attempts.</summary>
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// How long transient failures (KooGallery's open API or the tenant API unreachable, 5xx, malformed
+    /// answers) are retried before the instance is marked Failed for an operator. An outage shorter than
+    /// this is only a wait: the instance stays in its state and queryInstance keeps answering 000004.
+    /// </summary>
+    public TimeSpan GiveUpAfter { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>The wait before attempt <paramref name="failures"/> + 1: base × 2^(failures−1), capped, times a jitter of 0.8–1.2.</summary>
+    public TimeSpan RetryDelay(int failures, double jitter)
+    {
+        var exponential = RetryBaseDelay.TotalMilliseconds * Math.Pow(2, Math.Clamp(failures - 1, 0, 30));
+        var capped = Math.Min(exponential, RetryMaxDelay.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (0.8 + (0.4 * Math.Clamp(jitter, 0, 1))));
+    }
+
     public TimeSpan ParsedExpireTimeOffset =>
         TimeSpan.TryParseExact(ExpireTimeOffset.TrimStart('+'), @"hh\:mm", CultureInfo.InvariantCulture, out var offset)
             ? (ExpireTimeOffset.StartsWith('-') ? -offset : offset)
@@ -54,6 +75,16 @@ internal sealed class LifecycleOptionsValidator : IValidateOptions<LifecycleOpti
         if (o.RequeueAfter < TimeSpan.FromMinutes(1))
         {
             failures.Add("Lifecycle__RequeueAfter must be at least one minute, or the sweeper would race the queue.");
+        }
+
+        if (o.RetryBaseDelay <= TimeSpan.Zero || o.RetryMaxDelay < o.RetryBaseDelay || o.RetryMaxDelay > TimeSpan.FromDays(6))
+        {
+            failures.Add("Lifecycle__RetryBaseDelay must be positive and at most Lifecycle__RetryMaxDelay, which must be at most 6 days (the queue's visibility limit is 7).");
+        }
+
+        if (o.GiveUpAfter < o.RetryBaseDelay)
+        {
+            failures.Add("Lifecycle__GiveUpAfter must be at least Lifecycle__RetryBaseDelay.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -14,15 +14,25 @@ public static class WorkKinds
     public const string Upgrade = "upgrade";
     public const string Release = "release";
 
-    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal) { Provision, Expiry, Status, Upgrade, Release };
+    /// <summary>A message only: "the instance has recorded changes to apply" (never an entry of PendingWork).</summary>
+    public const string Changes = "changes";
+
+    /// <summary>Pending work, in the order the worker does it: the tenant first exists, a release wins over the rest.</summary>
+    public static readonly IReadOnlyList<string> InOrder = [Provision, Release, Expiry, Status, Upgrade];
+
+    public static readonly IReadOnlySet<string> All = new HashSet<string>(InOrder, StringComparer.Ordinal);
+
+    public static readonly IReadOnlySet<string> InMessages = new HashSet<string>(InOrder.Append(Changes), StringComparer.Ordinal);
 }
 
 /// <summary>
-/// A queue message: "instance X has pending work of kind K". It carries no data on purpose: the worker
-/// reads the instance and applies its current state, so duplicates are harmless and out-of-order messages
-/// (freeze then unfreeze delivered the other way round) still converge.
+/// A queue message: "instance X has work (kind K)". It carries no data on purpose: the worker applies the
+/// instance's recorded changes and brings the tenant to its current state, so duplicates are harmless and
+/// out-of-order messages (freeze then unfreeze delivered the other way round) still converge.
 /// </summary>
-public sealed record LifecycleWork(string InstanceId, string Work)
+/// <param name="Retry">Set on the message the worker scheduled itself after a transient failure: the failure
+/// count it was scheduled for. Only that message runs outbound work before the back-off has passed.</param>
+public sealed record LifecycleWork(string InstanceId, string Work, int? Retry = null)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -36,7 +46,7 @@ public sealed record LifecycleWork(string InstanceId, string Work)
         try
         {
             var work = json is null ? null : JsonSerializer.Deserialize<LifecycleWork>(json, Json);
-            return work is not null && !string.IsNullOrEmpty(work.InstanceId) && WorkKinds.All.Contains(work.Work) ? work : null;
+            return work is not null && !string.IsNullOrEmpty(work.InstanceId) && WorkKinds.InMessages.Contains(work.Work) ? work : null;
         }
         catch (JsonException)
         {
@@ -45,9 +55,19 @@ public sealed record LifecycleWork(string InstanceId, string Work)
     }
 }
 
-/// <summary>Puts life-cycle work on the queue (Base64, as the queue trigger expects).</summary>
-public sealed class LifecycleWorkSender(QueueServiceClient queues, IOptions<StorageOptions> names)
+/// <summary>Puts life-cycle work on the queue (Base64, as the queue trigger expects), optionally invisible for a while.</summary>
+public class LifecycleWorkSender(QueueServiceClient queues, IOptions<StorageOptions> names)
 {
-    public async Task EnqueueAsync(LifecycleWork work, CancellationToken cancellationToken) =>
-        await queues.GetQueueClient(names.Value.LifecycleQueue).SendMessageAsync(work.ToJson(), cancellationToken).ConfigureAwait(false);
+    public Task EnqueueAsync(LifecycleWork work, CancellationToken cancellationToken) => EnqueueAsync(work, TimeSpan.Zero, cancellationToken);
+
+    public async Task EnqueueAsync(LifecycleWork work, TimeSpan delay, CancellationToken cancellationToken) =>
+        await queues.GetQueueClient(names.Value.LifecycleQueue)
+            .SendMessageAsync(work.ToJson(), visibilityTimeout: Visibility(delay), cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+
+    /// <summary>
+    /// How long the message stays invisible for a wanted delay. Tests that run the app on a fake clock make
+    /// it zero and move the clock instead; the worker's own due-time check keeps the schedule either way.
+    /// </summary>
+    protected virtual TimeSpan? Visibility(TimeSpan delay) => delay > TimeSpan.Zero ? delay : null;
 }

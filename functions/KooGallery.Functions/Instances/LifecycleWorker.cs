@@ -1,4 +1,5 @@
 using Azure;
+using Microsoft.Extensions.Options;
 using KooGallery.Functions.Marketplace;
 using KooGallery.Functions.Provisioning;
 using Microsoft.Extensions.Logging;
@@ -6,66 +7,225 @@ using Microsoft.Extensions.Logging;
 namespace KooGallery.Functions.Instances;
 
 /// <summary>
-/// Does an instance's pending work against KooGallery (query order) and the tenant seam, then records the
-/// outcome. Each kind reconciles the tenant with the instance's current state, so running a message twice,
-/// or two messages out of order, ends in the same place. Transient failures are rethrown for the queue to
-/// retry (and eventually poison); permanent ones mark the instance failed at once.
+/// Brings an instance to the state KooGallery asked for: applies its recorded changes in order, then does
+/// its pending work against KooGallery (query order) and the tenant seam, each kind reconciling the tenant
+/// with the instance's current state — so running a message twice, or two messages out of order, ends in
+/// the same place. A transient failure is retried on the app's own schedule (exponential back-off with
+/// jitter, the next attempt recorded on the instance and the message put again with a visibility delay)
+/// until <see cref="LifecycleOptions.GiveUpAfter"/>; only that, or a permanent failure, makes it Failed.
 /// </summary>
 public sealed class LifecycleWorker(
     InstanceRepository instances,
     KooGalleryOpenApi koogallery,
     TenantProvisioners provisioners,
     LifecycleWorkSender work,
+    Security.CredentialProtector credentials,
+    IOptionsMonitor<LifecycleOptions> options,
     TimeProvider time,
     ILogger<LifecycleWorker> logger)
 {
     private const int MaxConflictRetries = 5;
 
+    /// <summary>Kinds of work one message may do before it yields (each kind runs at most once per message).</summary>
+    private const int MaxKindsPerMessage = 8;
+
     public async Task ProcessAsync(LifecycleWork message, long dequeueCount, CancellationToken cancellationToken)
     {
-        var instance = await instances.GetAsync(message.InstanceId, cancellationToken).ConfigureAwait(false);
+        var instance = await ApplyChangesAsync(message.InstanceId, cancellationToken).ConfigureAwait(false);
         if (instance is null)
         {
             logger.LogWarning("Work {Work} for unknown instance {InstanceId}: nothing to do.", message.Work, message.InstanceId);
             return;
         }
 
-        if (!instance.Pending.Contains(message.Work) || instance.CurrentState == InstanceState.Failed)
+        if (instance.CurrentState == InstanceState.Failed || instance.Pending.Count == 0)
         {
-            logger.LogInformation("Work {Work} for instance {InstanceId} ({State}) is not pending: already done, or waiting for an operator.", message.Work, message.InstanceId, instance.State);
+            logger.LogInformation("Work {Work} for instance {InstanceId} ({State}): nothing pending to do now (done already, or waiting for an operator).", message.Work, message.InstanceId, instance.State);
             return;
         }
 
-        try
+        var now = time.GetUtcNow();
+        if (instance.NextAttemptAt is { } due && due > now)
         {
-            var done = message.Work switch
+            if (message.Retry != instance.WorkerAttempts)
             {
-                WorkKinds.Provision => await ProvisionAsync(instance, cancellationToken).ConfigureAwait(false),
-                WorkKinds.Release => await ReleaseAsync(instance, cancellationToken).ConfigureAwait(false),
-                WorkKinds.Status => await StatusAsync(instance, cancellationToken).ConfigureAwait(false),
-                WorkKinds.Expiry => await ExpiryAsync(instance, cancellationToken).ConfigureAwait(false),
-                WorkKinds.Upgrade => await UpgradeAsync(instance, cancellationToken).ConfigureAwait(false),
-                _ => throw new ArgumentOutOfRangeException(nameof(message), message.Work, "unknown work kind"),
-            };
-            logger.LogInformation("Work {Work} for instance {InstanceId} (order {OrderId}, attempt {Attempt}): {Outcome}.", message.Work, instance.InstanceId, instance.OrderId, dequeueCount, done);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            var transient = IsTransient(ex);
-            var reason = $"{message.Work} failed on attempt {dequeueCount}: {ex.GetType().Name}: {ex.Message}";
-            logger.LogWarning(ex, "Work {Work} for instance {InstanceId} (order {OrderId}) failed on attempt {Attempt} ({Kind}).", message.Work, instance.InstanceId, instance.OrderId, dequeueCount, transient ? "transient, will retry" : "permanent");
-            if (!transient)
-            {
-                await GiveUpAsync(message, reason, cancellationToken).ConfigureAwait(false);
+                // The scheduled retry message does this work when it is due; hammering a service that is down helps nobody.
+                logger.LogInformation("Instance {InstanceId} is backing off until {Due:O} after {Failures} failure(s); {Work} waits for the scheduled retry.", instance.InstanceId, due, instance.WorkerAttempts, message.Work);
                 return;
             }
 
-            await RecordFailureAsync(message, reason, cancellationToken).ConfigureAwait(false);
-            throw;
+            if (due - now > TimeSpan.FromSeconds(1))
+            {
+                // The scheduled message came early (the queue's clock is not ours): put it back for the rest of the wait.
+                await work.EnqueueAsync(message, due - now, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        var attempted = new HashSet<string>(StringComparer.Ordinal);
+        for (var round = 0; round < MaxKindsPerMessage && instance is not null; round++)
+        {
+            var kind = WorkKinds.InOrder.FirstOrDefault(k => instance.Pending.Contains(k) && !attempted.Contains(k));
+            if (kind is null || instance.CurrentState == InstanceState.Failed)
+            {
+                return;
+            }
+
+            attempted.Add(kind);
+            try
+            {
+                var done = await DoAsync(kind, instance, cancellationToken).ConfigureAwait(false);
+                logger.LogInformation("Work {Work} for instance {InstanceId} (order {OrderId}, delivery {Delivery}): {Outcome}.", kind, instance.InstanceId, instance.OrderId, dequeueCount, done);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                var transient = IsTransient(ex);
+                var reason = $"{kind} failed: {ex.GetType().Name}: {ex.Message}";
+                logger.LogWarning(ex, "Work {Work} for instance {InstanceId} (order {OrderId}) failed ({Kind}).", kind, instance.InstanceId, instance.OrderId, transient ? "transient, will retry" : "permanent");
+                if (transient)
+                {
+                    await ScheduleRetryAsync(instance.InstanceId, kind, reason, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await GiveUpAsync(new LifecycleWork(instance.InstanceId, kind), reason, cancellationToken).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            instance = await instances.GetAsync(instance.InstanceId, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (instance is not null && WorkKinds.InOrder.FirstOrDefault(k => instance.Pending.Contains(k) && !attempted.Contains(k)) is { } left)
+        {
+            await work.EnqueueAsync(new LifecycleWork(instance.InstanceId, left), cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>The queue gave up (poison) or the error is permanent: the instance becomes Failed, with the reason.</summary>
+    /// <summary>
+    /// Applies the instance's recorded changes in the order received and removes them, in one transaction
+    /// with the instance row (ETag) and their events; returns the instance as it is afterwards.
+    /// </summary>
+    public async Task<InstanceEntity?> ApplyChangesAsync(string instanceId, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
+        {
+            var instance = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            if (instance is null)
+            {
+                return null;
+            }
+
+            var changes = await instances.ChangesAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            if (changes.Count == 0)
+            {
+                return instance;
+            }
+
+            // A transaction holds at most 100 operations: the row, then a delete and an event per change.
+            var batch = changes.Take(45).ToList();
+            var now = time.GetUtcNow();
+            var events = new List<InstanceEventEntity>(batch.Count);
+            foreach (var change in batch)
+            {
+                var (from, to, detail) = InstanceChanges.Apply(instance, change, now);
+                events.Add(instances.Event("change-applied", change.Activity, change.OrderId, from, to, detail));
+            }
+
+            if (await instances.CommitChangesAsync(instance, batch, events, cancellationToken).ConfigureAwait(false) == CommitOutcome.Committed)
+            {
+                logger.LogInformation("Applied {Changes} recorded change(s) to instance {InstanceId} (order {OrderId}): now {State}, pending {Pending}.", batch.Count, instanceId, instance.OrderId, instance.State, instance.PendingWork);
+                if (changes.Count > batch.Count)
+                {
+                    attempt = -1; // more to apply: a fresh round, not a conflict
+                }
+                else
+                {
+                    return instance;
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"Instance {instanceId} kept changing while its recorded changes were applied.");
+    }
+
+    /// <summary>
+    /// A transient failure of <paramref name="kind"/>: records the attempt and the next one's time on the
+    /// instance and puts a message for it, invisible until then. Past <see cref="LifecycleOptions.GiveUpAfter"/>
+    /// of uninterrupted failures the instance is given up instead. When the work is no longer pending (an
+    /// operator or a newer change moved it on), nothing is scheduled.
+    /// </summary>
+    public async Task ScheduleRetryAsync(string instanceId, string kind, string reason, CancellationToken cancellationToken)
+    {
+        var settings = options.CurrentValue;
+        for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
+        {
+            var instance = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false);
+            if (instance is null || instance.CurrentState == InstanceState.Failed || !instance.Pending.Contains(kind))
+            {
+                logger.LogInformation("No retry scheduled for {Work} of instance {InstanceId}: it is no longer pending ({State}).", kind, instanceId, instance?.State ?? "unknown");
+                return;
+            }
+
+            var now = time.GetUtcNow();
+            var since = instance.RetryingSince ?? now;
+            if (now - since >= settings.GiveUpAfter)
+            {
+                await GiveUpAsync(new LifecycleWork(instanceId, kind), $"{reason} (failing since {since:O}, longer than Lifecycle__GiveUpAfter {settings.GiveUpAfter})", cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            instance.RetryingSince = since;
+            instance.WorkerAttempts++;
+            var delay = settings.RetryDelay(instance.WorkerAttempts, Random.Shared.NextDouble());
+            instance.NextAttemptAt = now + delay;
+            instance.PendingSince = now + delay; // the sweeper stands in for the retry message only once this is stale
+            instance.LastError = reason.Length > 1000 ? reason[..1000] : reason;
+            var detail = $"{reason}; failure {instance.WorkerAttempts}, next attempt at {instance.NextAttemptAt:O}";
+            var outcome = await instances.CommitAsync(instance, [instances.Event("worker-failed", orderId: instance.OrderId, detail: detail)], null, cancellationToken).ConfigureAwait(false);
+            if (outcome == CommitOutcome.Committed)
+            {
+                logger.LogWarning("Instance {InstanceId} of order {OrderId}: {Work} failed {Failures} time(s) since {Since:O}; retrying at {Due:O}.", instanceId, instance.OrderId, kind, instance.WorkerAttempts, since, instance.NextAttemptAt);
+
+                // If this put fails the exception reaches the host, which delivers the current message again;
+                // the sweeper covers the rest, since PendingSince is the due time.
+                await work.EnqueueAsync(new LifecycleWork(instanceId, kind, instance.WorkerAttempts), delay, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        throw new InvalidOperationException($"Instance {instanceId} kept changing while a retry of {kind} was scheduled.");
+    }
+
+    /// <summary>
+    /// A message the queue gave up on (its delivery kept throwing: storage trouble, not the work itself,
+    /// whose failures are handled in <see cref="ProcessAsync"/>). Acts only when the work is still what the
+    /// instance is waiting for; a stale message is logged and dropped.
+    /// </summary>
+    public async Task HandlePoisonedAsync(LifecycleWork message, CancellationToken cancellationToken)
+    {
+        var instance = await instances.GetAsync(message.InstanceId, cancellationToken).ConfigureAwait(false);
+        var stillPending = instance is not null && instance.CurrentState != InstanceState.Failed
+            && (message.Work == WorkKinds.Changes || instance.Pending.Contains(message.Work));
+        if (!stillPending)
+        {
+            logger.LogWarning("Poisoned {Work} message for instance {InstanceId} dropped: that work is no longer pending (state {State}).", message.Work, message.InstanceId, instance?.State ?? "unknown");
+            return;
+        }
+
+        logger.LogError("The queue gave up on {Work} of instance {InstanceId} (order {OrderId}) after repeated delivery failures; scheduling a retry.", message.Work, instance!.InstanceId, instance.OrderId);
+        var kind = message.Work == WorkKinds.Changes ? WorkKinds.InOrder.FirstOrDefault(instance.Pending.Contains) : message.Work;
+        if (kind is null)
+        {
+            await work.EnqueueAsync(message, options.CurrentValue.RetryBaseDelay, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await ScheduleRetryAsync(instance.InstanceId, kind, $"the queue gave up on the message after repeated delivery failures; last error: {instance.LastError ?? "(none recorded)"}", cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A permanent failure, or transient ones past the give-up window: the instance becomes Failed, with the reason.</summary>
     public async Task GiveUpAsync(LifecycleWork message, string reason, CancellationToken cancellationToken)
     {
         for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
@@ -85,8 +245,10 @@ public sealed class LifecycleWorker(
 
             instance.StateBeforeFailure = from.ToString();
             instance.FailedWork = message.Work;
-            instance.FailureReason = reason;
-            instance.LastError = reason;
+            instance.FailureReason = reason.Length > 1000 ? reason[..1000] : reason;
+            instance.LastError = instance.FailureReason;
+            instance.FailedAt = time.GetUtcNow();
+            instance.NextAttemptAt = null;
             instance.State = decision.Next.ToString();
             var outcome = await instances.CommitAsync(instance, [instances.Event("gave-up", orderId: instance.OrderId, from: from, to: decision.Next, detail: reason)], null, cancellationToken).ConfigureAwait(false);
             if (outcome == CommitOutcome.Committed)
@@ -98,6 +260,16 @@ public sealed class LifecycleWorker(
         }
     }
 
+    private Task<string> DoAsync(string kind, InstanceEntity instance, CancellationToken cancellationToken) => kind switch
+    {
+        WorkKinds.Provision => ProvisionAsync(instance, cancellationToken),
+        WorkKinds.Release => ReleaseAsync(instance, cancellationToken),
+        WorkKinds.Status => StatusAsync(instance, cancellationToken),
+        WorkKinds.Expiry => ExpiryAsync(instance, cancellationToken),
+        WorkKinds.Upgrade => UpgradeAsync(instance, cancellationToken),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown work kind"),
+    };
+
     private async Task<string> ProvisionAsync(InstanceEntity instance, CancellationToken cancellationToken)
     {
         if (instance.CurrentState != InstanceState.Provisioning)
@@ -106,7 +278,11 @@ public sealed class LifecycleWorker(
             return $"skipped, the instance is {instance.State}";
         }
 
-        var order = await koogallery.QueryOrderAsync(instance.OrderId, instance.OrderLineId, cancellationToken).ConfigureAwait(false);
+        // Debug calls (seller-console debugging, daily dial tests) get no business processing (spec §2.5):
+        // their order is built from the callback, so they never depend on KooGallery's order API.
+        var order = instance.IsTest
+            ? DebugOrders.From(instance)
+            : await koogallery.QueryOrderAsync(instance.OrderId, instance.OrderLineId, cancellationToken).ConfigureAwait(false);
         var line = order.Line(instance.OrderLineId) ?? (order.OrderLines.Count > 0 ? order.OrderLines[0] : null);
         var product = line?.ProductInfo.Count > 0 ? line.ProductInfo[0] : null;
         var app = await provisioners.For(instance.IsTest)
@@ -118,7 +294,7 @@ public sealed class LifecycleWorker(
             fresh.FrontEndUrl = app.FrontEndUrl;
             fresh.AdminUrl = app.AdminUrl;
             fresh.UserName = app.UserName;
-            fresh.Password = app.Password;
+            fresh.PasswordProtected = app.Password is null ? null : credentials.Protect(app.Password, fresh.InstanceId);
             fresh.Memo = app.Memo;
             fresh.CustomerId = order.CustomerId ?? fresh.CustomerId;
             fresh.ChargingMode = line?.ChargingMode ?? fresh.ChargingMode;
@@ -134,8 +310,17 @@ public sealed class LifecycleWorker(
             var decision = InstanceStateMachine.Decide(fresh.CurrentState, InstanceCommand.ProvisioningSucceeded);
             if (decision.Changes)
             {
-                fresh.State = decision.Next.ToString();
                 fresh.ReadyAt = time.GetUtcNow();
+                if (fresh.DesiredStatus == DesiredStatuses.Frozen)
+                {
+                    // Frozen while it was being created: the new tenant is suspended next.
+                    fresh.State = nameof(InstanceState.Frozen);
+                    fresh.StatusVersion++;
+                    fresh.AddPending(WorkKinds.Status, time.GetUtcNow());
+                    return InstanceState.Frozen;
+                }
+
+                fresh.State = decision.Next.ToString();
                 return decision.Next;
             }
 
@@ -228,6 +413,11 @@ public sealed class LifecycleWorker(
 
     private async Task<string> UpgradeAsync(InstanceEntity instance, CancellationToken cancellationToken)
     {
+        if (instance.CurrentState == InstanceState.Provisioning)
+        {
+            return "waiting for provisioning (the provision work queues it afterwards)";
+        }
+
         if (instance.CurrentState is not (InstanceState.Ready or InstanceState.Frozen) || instance.PendingUpgradeOrderId is null)
         {
             await FinishAsync(instance.InstanceId, WorkKinds.Upgrade, null, _ => null, cancellationToken).ConfigureAwait(false);
@@ -235,7 +425,9 @@ public sealed class LifecycleWorker(
         }
 
         var orderId = instance.PendingUpgradeOrderId;
-        var order = await koogallery.QueryOrderAsync(orderId, instance.PendingUpgradeOrderLineId, cancellationToken).ConfigureAwait(false);
+        var order = instance.IsTest
+            ? DebugOrders.Upgrade(instance)
+            : await koogallery.QueryOrderAsync(orderId, instance.PendingUpgradeOrderLineId, cancellationToken).ConfigureAwait(false);
         var line = order.Line(instance.PendingUpgradeOrderLineId) ?? (order.OrderLines.Count > 0 ? order.OrderLines[0] : null);
         var product = line?.ProductInfo.Count > 0 ? line.ProductInfo[0] : null;
         await provisioners.For(instance.IsTest)
@@ -254,8 +446,8 @@ public sealed class LifecycleWorker(
     /// <summary>
     /// Records finished work on a fresh read of the instance: applies <paramref name="change"/> (which may
     /// move the state), drops the work from <c>PendingWork</c> unless the instance changed in a way this run
-    /// did not cover (<paramref name="stillCurrent"/>: a newer callback queued its own run), appends the
-    /// event, and queues whatever else is pending.
+    /// did not cover (<paramref name="stillCurrent"/>: a newer change queued its own run), clears the retry
+    /// state and appends the event. The caller goes on with whatever else is pending.
     /// </summary>
     private async Task FinishAsync(
         string instanceId,
@@ -280,17 +472,10 @@ public sealed class LifecycleWorker(
                 fresh.RemovePending(kind);
             }
 
-            fresh.WorkerAttempts = 0;
-            fresh.LastError = null;
+            fresh.ResetRetries();
             var events = detail is null ? [] : new[] { instances.Event("worker-succeeded", orderId: fresh.OrderId, from: from, to: to ?? from, detail: $"{kind}: {detail}") };
-            var outcome = await instances.CommitAsync(fresh, events, null, cancellationToken).ConfigureAwait(false);
-            if (outcome == CommitOutcome.Committed)
+            if (await instances.CommitAsync(fresh, events, null, cancellationToken).ConfigureAwait(false) == CommitOutcome.Committed)
             {
-                foreach (var next in fresh.Pending)
-                {
-                    await work.EnqueueAsync(new LifecycleWork(instanceId, next), cancellationToken).ConfigureAwait(false);
-                }
-
                 return;
             }
         }
@@ -298,27 +483,7 @@ public sealed class LifecycleWorker(
         throw new InvalidOperationException($"Instance {instanceId} kept changing while recording finished {kind} work.");
     }
 
-    private async Task RecordFailureAsync(LifecycleWork message, string reason, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var instance = await instances.GetAsync(message.InstanceId, cancellationToken).ConfigureAwait(false);
-            if (instance is null)
-            {
-                return;
-            }
-
-            instance.WorkerAttempts++;
-            instance.LastError = reason;
-            await instances.CommitAsync(instance, [instances.Event("worker-failed", orderId: instance.OrderId, detail: reason)], null, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RequestFailedException ex)
-        {
-            // Only bookkeeping: the queue retry and the logs still carry the failure.
-            logger.LogWarning(ex, "Could not record the failure of {Work} on instance {InstanceId}.", message.Work, message.InstanceId);
-        }
-    }
-
+    /// <summary>Worth trying again later: outages of KooGallery, the tenant API or storage, and write conflicts that outlasted their retries.</summary>
     private static bool IsTransient(Exception ex) => ex switch
     {
         MarketplaceException m => m.IsTransient,

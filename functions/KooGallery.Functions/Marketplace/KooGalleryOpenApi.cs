@@ -33,7 +33,7 @@ public sealed class KooGalleryOpenApi(HttpClient http, ILogger<KooGalleryOpenApi
         var (answer, _) = await SendAsync(request, "query order", cancellationToken).ConfigureAwait(false);
         if (answer.OrderInfo is null)
         {
-            throw new MarketplaceBusinessException("query order", answer.ResultCode ?? "(none)", $"no orderInfo for order {orderId}");
+            throw new MarketplaceMalformedAnswerException("query order", $"success without orderInfo for order {orderId}");
         }
 
         logger.LogInformation(
@@ -86,7 +86,7 @@ public sealed class KooGalleryOpenApi(HttpClient http, ILogger<KooGalleryOpenApi
 
             if (answer?.ResultCode is null)
             {
-                throw new MarketplaceGatewayException(operation, 200, null, "the answer is not a KooGallery result: " + Cut(raw));
+                throw new MarketplaceMalformedAnswerException(operation, Cut(raw));
             }
 
             if (answer.ResultCode != OpenApiResultCodes.Success)

@@ -29,6 +29,17 @@ public sealed class MarketplaceGatewayException(string operation, int status, st
     public override bool IsTransient => Outbound.OutboundFailures.IsTransientStatus(Status);
 }
 
+/// <summary>
+/// KooGallery answered HTTP 200 with something that is not a KooGallery answer (truncated JSON, an HTML
+/// page from a proxy, no <c>resultCode</c>, a success without its data). Seen during gateway trouble, so
+/// it is treated like a 5xx: worth trying again later.
+/// </summary>
+public sealed class MarketplaceMalformedAnswerException(string operation, string detail)
+    : MarketplaceException($"KooGallery {operation} answered HTTP 200 with no usable KooGallery answer: {detail}")
+{
+    public override bool IsTransient => true;
+}
+
 /// <summary>KooGallery could not be reached after all retries (network, timeouts, open circuit).</summary>
 public sealed class MarketplaceUnavailableException(string operation, Exception inner)
     : MarketplaceException($"KooGallery {operation} could not be reached: {inner.GetType().Name}: {inner.Message}", inner)

@@ -6,9 +6,10 @@ using Microsoft.Extensions.Logging;
 namespace KooGallery.Functions.Provisioning;
 
 /// <summary>
-/// The queue side of the life cycle. <c>host.json</c> sets maxDequeueCount and the back-off
-/// visibilityTimeout; a message that keeps failing moves to <c>&lt;queue&gt;-poison</c>, where
-/// <see cref="FailPoisonedLifecycleWork"/> marks its instance failed.
+/// The queue side of the life cycle. Failures of the work itself are retried on the app's own schedule
+/// (<see cref="LifecycleWorker"/>), so a message throws only when storage fails under it; after
+/// <c>maxDequeueCount</c> (host.json) such a message moves to <c>&lt;queue&gt;-poison</c>, where
+/// <see cref="FailPoisonedLifecycleWork"/> turns it back into a scheduled retry if it is still wanted.
 /// </summary>
 public sealed class ProcessLifecycleWork(LifecycleWorker worker, ILogger<ProcessLifecycleWork> logger)
 {
@@ -29,8 +30,8 @@ public sealed class ProcessLifecycleWork(LifecycleWorker worker, ILogger<Process
     internal static string Cut(string value) => value.Length > 200 ? value[..200] : value;
 }
 
-/// <summary>Messages the queue gave up on: the instance becomes Failed with the last error as reason.</summary>
-public sealed class FailPoisonedLifecycleWork(LifecycleWorker worker, InstanceRepository instances, ILogger<FailPoisonedLifecycleWork> logger)
+/// <summary>Messages the queue gave up on: still-pending work gets a scheduled retry, a stale message is dropped.</summary>
+public sealed class FailPoisonedLifecycleWork(LifecycleWorker worker, ILogger<FailPoisonedLifecycleWork> logger)
 {
     [Function(nameof(FailPoisonedLifecycleWork))]
     public async Task Run([QueueTrigger("%" + Configuration.StorageOptions.LifecycleQueueSetting + "%-poison")] QueueMessage message, CancellationToken cancellationToken)
@@ -42,9 +43,7 @@ public sealed class FailPoisonedLifecycleWork(LifecycleWorker worker, InstanceRe
             return;
         }
 
-        var instance = await instances.GetAsync(work.InstanceId, cancellationToken).ConfigureAwait(false);
-        var reason = $"{work.Work} gave up after repeated failures; last error: {instance?.LastError ?? "(none recorded)"}";
-        await worker.GiveUpAsync(work, reason, cancellationToken).ConfigureAwait(false);
+        await worker.HandlePoisonedAsync(work, cancellationToken).ConfigureAwait(false);
     }
 }
 

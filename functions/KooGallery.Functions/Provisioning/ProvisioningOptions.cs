@@ -59,9 +59,9 @@ internal sealed class ProvisioningOptionsValidator : IValidateOptions<Provisioni
                  })
         {
             var sample = template.Replace("{instanceId}", "i", StringComparison.Ordinal).Replace("{orderId}", "o", StringComparison.Ordinal).Replace("{customerId}", "c", StringComparison.Ordinal);
-            if (!Uri.TryCreate(sample, UriKind.Absolute, out _))
+            if (!CustomerUrls.IsAcceptable(sample))
             {
-                failures.Add($"{setting} must be an absolute URL template.");
+                failures.Add($"{setting} must be an absolute https URL template (http only on a loopback host).");
             }
         }
 

@@ -29,15 +29,14 @@ public sealed class WebhookTenantProvisioner(
     {
         var reply = await SendAsync(tenant, new { order = tenant.Order, orderLineId = tenant.OrderLineId }, cancellationToken).ConfigureAwait(false);
         var app = Deserialize<AppInfoReply>(tenant, reply);
-        if (string.IsNullOrWhiteSpace(app?.FrontEndUrl) || app.FrontEndUrl.Length > AppInfo.MaxUrlLength
-            || !Uri.TryCreate(app.FrontEndUrl, UriKind.Absolute, out _))
+        if (app is null || !CustomerUrls.IsAcceptable(app.FrontEndUrl) || (app.AdminUrl is not null && !CustomerUrls.IsAcceptable(app.AdminUrl)))
         {
             throw new TenantProvisioningException(
-                $"The tenant API's provision answer for instance {tenant.InstanceId} has no usable frontEndUrl (absolute URL, at most {AppInfo.MaxUrlLength} characters).",
+                $"The tenant API's provision answer for instance {tenant.InstanceId} has no usable frontEndUrl/adminUrl (absolute https URL, http only on loopback, at most {AppInfo.MaxUrlLength} characters).",
                 isTransient: false);
         }
 
-        return new AppInfo(app.FrontEndUrl, app.AdminUrl, app.UserName, app.Password, app.Memo);
+        return new AppInfo(app.FrontEndUrl!, app.AdminUrl, app.UserName, app.Password, app.Memo);
     }
 
     public Task UpdateExpiryAsync(UpdateTenantExpiry change, CancellationToken cancellationToken) =>

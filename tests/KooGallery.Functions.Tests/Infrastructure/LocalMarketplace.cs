@@ -4,6 +4,7 @@ using KooGallery.Functions.Instances;
 using KooGallery.Functions.Provisioning;
 using KooGallery.Simulator;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace KooGallery.Functions.Tests.Infrastructure;
 
@@ -34,6 +35,8 @@ public sealed class LocalMarketplace : IAsyncDisposable
 
     public QueueClient WorkQueue => App.Services.GetRequiredService<QueueServiceClient>().GetQueueClient(App.Settings["KooGalleryLifecycleQueue"]);
 
+    public FastForwardWorkSender Sender => (FastForwardWorkSender)App.Services.GetRequiredService<LifecycleWorkSender>();
+
     public QueueClient PoisonQueue => App.Services.GetRequiredService<QueueServiceClient>().GetQueueClient(App.Settings["KooGalleryLifecycleQueue"] + "-poison");
 
     public static async Task<LocalMarketplace> StartAsync(
@@ -62,7 +65,12 @@ public sealed class LocalMarketplace : IAsyncDisposable
             }
 
             configure?.Invoke(s);
-        }, services, clock: clock);
+        }, s =>
+        {
+            s.Replace(ServiceDescriptor.Singleton<LifecycleWorkSender>(sp => new FastForwardWorkSender(
+                sp.GetRequiredService<QueueServiceClient>(), sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.StorageOptions>>(), clock)));
+            services?.Invoke(s);
+        }, clock: clock);
         return new LocalMarketplace(app, openApi, tenantApi);
     }
 
@@ -97,12 +105,20 @@ public sealed class LocalMarketplace : IAsyncDisposable
     public async Task<int> QueuedAsync(QueueClient? queue = null) =>
         (await (queue ?? WorkQueue).GetPropertiesAsync()).Value.ApproximateMessagesCount;
 
-    /// <summary>Runs queued work until both queues are empty; returns how many messages were handled.</summary>
-    public async Task<int> DrainAsync(int maxRounds = 100)
+    /// <summary>
+    /// Runs queued work until both queues are empty; returns how many messages were handled.
+    /// <paramref name="betweenRounds"/> runs after each batch (e.g. to ask queryInstance while retries go on).
+    /// </summary>
+    public async Task<int> DrainAsync(int maxRounds = 100, Func<Task>? betweenRounds = null)
     {
         var handled = 0;
         for (var round = 0; round < maxRounds; round++)
         {
+            if (betweenRounds is not null && round > 0)
+            {
+                await betweenRounds();
+            }
+
             var messages = (await WorkQueue.ReceiveMessagesAsync(32, TimeSpan.FromSeconds(30))).Value;
             if (messages.Length == 0)
             {
