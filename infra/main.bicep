@@ -88,7 +88,7 @@ var token = toLower(uniqueString(subscription().id, environmentName, location))
 var deploymentContainerName = 'app-package-${take(token, 8)}'
 
 // The names the app uses (StorageOptions defaults); InfrastructureTests checks this list against the code.
-var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage']
+var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage', 'KooGallerySchedule']
 var queueNames = ['koogallery-lifecycle', 'koogallery-lifecycle-poison', 'koogallery-usage', 'koogallery-usage-poison']
 
 var siteHosts = {
@@ -163,6 +163,7 @@ var appSettings = {
   Storage__TenantTable: tableNames[1]
   Storage__InstanceTable: tableNames[2]
   Storage__UsageTable: tableNames[3]
+  Storage__ScheduleTable: tableNames[4]
   KooGalleryLifecycleQueue: queueNames[0]
   KooGalleryUsageQueue: queueNames[2]
   KooGalleryUsagePushSchedule: '0 5 * * * *'

@@ -52,6 +52,7 @@ public static class KooGalleryApp
         services.AddSingleton(_ => StorageClients.CreateTableServiceClient(configuration));
         services.AddSingleton(_ => StorageClients.CreateQueueServiceClient(configuration));
         services.AddSingleton<StorageInitializer>();
+        services.AddSingleton<ScheduleStore>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
 
         services.AddOptions<CredentialOptions>().Bind(configuration.GetSection(CredentialOptions.Section)).ValidateOnStart();
@@ -74,6 +75,8 @@ public static class KooGalleryApp
         services.AddSingleton<UsageStore>();
         services.AddSingleton<UsageIntake>();
         services.AddSingleton<UsagePushJob>();
+        services.AddSingleton<UsageParking>();
+        services.AddSingleton<Retention>();
         return services;
     }
 

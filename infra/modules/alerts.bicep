@@ -64,6 +64,24 @@ var rules = [
     measure: ''
     threshold: 0
   }
+  {
+    name: 'rejected-usage'
+    displayName: 'KooGallery refused usage rows'
+    description: 'KooGallery refused usage rows for a business reason; the push isolated them and marked them rejected, so they are not billed. Read the reason (docs/operations.md) and correct the data or the instance.'
+    severity: 2
+    query: 'traces | where tostring(customDimensions["{OriginalFormat}"]) startswith "REJECTED USAGE:"'
+    measure: ''
+    threshold: 0
+  }
+  {
+    name: 'parked-usage'
+    displayName: 'KooGallery usage batch parked'
+    description: 'A usage batch from the merchant\'s SaaS could not be taken (not a batch, or storage failed on every delivery) and was parked. List and re-drive it with /api/ops/usage/parked (docs/operations.md).'
+    severity: 2
+    query: 'traces | where tostring(customDimensions["{OriginalFormat}"]) startswith "PARKED USAGE:"'
+    measure: ''
+    threshold: 0
+  }
 ]
 
 resource alert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for rule in rules: {

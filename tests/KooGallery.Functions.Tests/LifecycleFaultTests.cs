@@ -272,9 +272,9 @@ public class LifecycleFaultTests
         await market.WorkQueue.CreateAsync();
 
         var sweeper = market.App.Services.GetRequiredService<LifecycleSweeper>();
-        Assert.Equal(0, await sweeper.SweepAsync(CancellationToken.None));
+        Assert.Equal(0, (await sweeper.SweepAsync(CancellationToken.None)).Requeued);
         market.App.Clock.Advance(TimeSpan.FromMinutes(6));
-        Assert.Equal(1, await sweeper.SweepAsync(CancellationToken.None));
+        Assert.Equal(1, (await sweeper.SweepAsync(CancellationToken.None)).Requeued);
         await market.DrainAsync();
 
         Assert.Equal(nameof(InstanceState.Frozen), (await market.InstanceAsync(id))!.State);

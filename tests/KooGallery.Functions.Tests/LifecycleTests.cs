@@ -114,9 +114,9 @@ public class LifecycleTests
 
         await market.WorkQueue.CreateAsync();
         var sweeper = market.App.Services.GetRequiredService<LifecycleSweeper>();
-        Assert.Equal(0, await sweeper.SweepAsync(CancellationToken.None)); // not stale yet
+        Assert.Equal(0, (await sweeper.SweepAsync(CancellationToken.None)).Requeued); // not stale yet
         market.App.Clock.Advance(TimeSpan.FromMinutes(6));
-        Assert.Equal(1, await sweeper.SweepAsync(CancellationToken.None));
+        Assert.Equal(1, (await sweeper.SweepAsync(CancellationToken.None)).Requeued);
         await market.DrainAsync();
 
         Assert.Equal(nameof(InstanceState.Ready), (await market.InstanceAsync(id))!.State);

@@ -229,7 +229,7 @@ public class MeteringTests
         var store = Store(market.App);
         await SeedAsync(store, market.App.Clock.GetUtcNow().AddHours(-3), instances: 1, hours: 1);
         var row = Assert.Single(await store.ListAsync("seed-0", CancellationToken.None));
-        Assert.True(await store.TryLeaseAsync(row, "crashed-run", market.App.Clock.GetUtcNow().AddMinutes(10), CancellationToken.None));
+        Assert.Single(await store.LeaseAsync([row], "crashed-run", market.App.Clock.GetUtcNow().AddMinutes(10), CancellationToken.None));
 
         Assert.Equal(0, (await Job(market.App).RunAsync(CancellationToken.None)).Pushed);
         market.App.Clock.Advance(TimeSpan.FromMinutes(11));
@@ -251,8 +251,6 @@ public class MeteringTests
         await market.App.Function<QueuedUsageIntake>().Run(message, CancellationToken.None); // the host retrying after a crash
 
         Assert.Equal("5", Assert.Single(await Store(market.App).ListAsync(id, CancellationToken.None)).UsageValue);
-        await Assert.ThrowsAsync<FormatException>(() => market.App.Function<QueuedUsageIntake>().Run(
-            Azure.Storage.Queues.Models.QueuesModelFactory.QueueMessage("m", "p", "not a batch", 1), CancellationToken.None));
     }
 
     [Fact]
@@ -298,8 +296,8 @@ public class MeteringTests
                    let start = first.AddHours(h)
                    select new UsageRowEntity
                    {
-                       PartitionKey = $"seed-{i}",
-                       RowKey = UsageRowEntity.RowKeyFor(start, null, 0),
+                       PartitionKey = UsageRowEntity.PartitionFor(start.AddHours(1)),
+                       RowKey = UsageRowEntity.RowKeyFor($"seed-{i}", start, null, 0),
                        InstanceId = $"seed-{i}",
                        PeriodStart = start,
                        PeriodEnd = start.AddHours(1),
@@ -308,9 +306,6 @@ public class MeteringTests
                        MeteringSn = UsageRowEntity.MeteringSnFor($"seed-{i}", start, null, 0),
                        CreatedAt = since,
                    };
-        foreach (var chunk in rows.Chunk(50))
-        {
-            await Task.WhenAll(chunk.Select(r => store.AddRowAsync(r, CancellationToken.None)));
-        }
+        await store.AddRowsAsync(rows, CancellationToken.None);
     }
 }

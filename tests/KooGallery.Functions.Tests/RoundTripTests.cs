@@ -16,7 +16,7 @@ public class RoundTripTests
     }
 
     [Fact]
-    public async Task New_instance_costs_four_round_trips_and_a_repeat_four()
+    public async Task New_instance_costs_five_round_trips_and_a_repeat_five()
     {
         var (market, counter) = await StartAsync();
         await using var _ = market;
@@ -28,12 +28,14 @@ public class RoundTripTests
         await market.NewInstanceAsync("CS-RT-1");
         var repeat = counter.Calls;
 
-        // nonce insert, instance+event transaction ($batch), queue put, the answer kept with the nonce
-        Assert.Equal(4, first.Count);
+        // nonce insert; instance+event transaction ($batch) and the sweeper's index entry, issued together;
+        // queue put; the answer kept with the nonce
+        Assert.Equal(5, first.Count);
         Assert.Single(first, c => c.EndsWith("/$batch", StringComparison.Ordinal));
         Assert.Single(first, c => c.Contains("/messages", StringComparison.Ordinal));
-        // nonce insert, the insert that finds the instance ($batch, 409), one read, the answer kept
-        Assert.Equal(4, repeat.Count);
+        // nonce insert, the insert that finds the instance ($batch, 409) with its index entry, one read,
+        // the answer kept
+        Assert.Equal(5, repeat.Count);
     }
 
     [Fact]
@@ -52,7 +54,7 @@ public class RoundTripTests
     }
 
     [Fact]
-    public async Task A_state_change_costs_five_round_trips_none_of_them_a_conditional_write()
+    public async Task A_state_change_costs_six_round_trips_none_of_them_a_conditional_write()
     {
         var (market, counter) = await StartAsync();
         await using var _ = market;
@@ -62,8 +64,9 @@ public class RoundTripTests
         counter.Reset();
         await market.CallAsync("updateInstanceStatus", new { instanceId = id, status = "FREEZE" });
 
-        // nonce insert, read, insert-only transaction (change + event), queue put, the answer kept
-        Assert.Equal(5, counter.Calls.Count);
+        // nonce insert, read, insert-only transaction (change + event) and the sweeper's index entry issued
+        // together, queue put, the answer kept
+        Assert.Equal(6, counter.Calls.Count);
         Assert.Single(counter.Calls, c => c.EndsWith("/$batch", StringComparison.Ordinal));
     }
 }

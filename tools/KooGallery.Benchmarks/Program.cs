@@ -95,24 +95,25 @@ await Measure("rejected after verification (body not JSON)", iterations, _ => "n
 // Usage metering: intake of 100-record batches (each record into its own hour), and push runs of 1000 rows.
 var intake = app.Services.GetRequiredService<KooGallery.Functions.Metering.UsageIntake>();
 var pushJob = app.Services.GetRequiredService<KooGallery.Functions.Metering.UsagePushJob>();
-var usageStart = app.Clock.GetUtcNow().AddDays(-100);
+var usageStart = app.Clock.GetUtcNow().AddDays(-5);
 usageStart = new DateTimeOffset(usageStart.Year, usageStart.Month, usageStart.Day, usageStart.Hour, 0, 0, TimeSpan.Zero);
 var intakeTimes = new TimeSpan[20];
 var hourIndex = 0;
 for (var call = 0; call < intakeTimes.Length; call++)
 {
-    var records = Enumerable.Range(0, 100).Select(_ =>
+    var records = Enumerable.Range(0, 100).Select(r =>
     {
-        var begin = usageStart.AddHours(hourIndex++);
-        return new KooGallery.Functions.Metering.UsageRecordInput { InstanceId = payPerUse, UsageValue = "1.25", BeginTime = begin, EndTime = begin.AddMinutes(30), RecordId = Guid.NewGuid().ToString() };
+        var begin = usageStart.AddHours(r).AddMinutes(call);
+        return new KooGallery.Functions.Metering.UsageRecordInput(r, payPerUse, "1.25", begin, begin.AddSeconds(30), Guid.NewGuid().ToString(), null, null);
     }).ToList();
+    hourIndex = 100;
     counter.Reset();
     var watch = Stopwatch.StartNew();
-    var outcomes = await intake.AcceptAsync(records, null, CancellationToken.None);
+    var result = await intake.AcceptAsync(records, CancellationToken.None);
     intakeTimes[call] = watch.Elapsed;
-    if (outcomes.Any(o => o.Status != "accepted"))
+    if (result.Outcomes.Any(o => o.Status != "accepted"))
     {
-        throw new InvalidOperationException("usage intake refused a record: " + outcomes.First(o => o.Status != "accepted").Error);
+        throw new InvalidOperationException("usage intake refused a record: " + result.Outcomes.First(o => o.Status != "accepted").Error);
     }
 }
 

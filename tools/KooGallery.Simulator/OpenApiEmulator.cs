@@ -59,6 +59,9 @@ public sealed class OpenApiEmulator : LoopbackServer
 
     public IReadOnlyList<RecordedUsagePush> UsagePushes => pushes.ToArray();
 
+    /// <summary>Instances whose usage KooGallery refuses: a push holding any of their records is answered 92020002 as a whole.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, bool> RefusedUsageInstances { get; } = new(StringComparer.Ordinal);
+
     public static async Task<OpenApiEmulator> StartAsync(OpenApiEmulatorOptions? options = null, CancellationToken cancellationToken = default)
     {
         var emulator = new OpenApiEmulator(options ?? new OpenApiEmulatorOptions());
@@ -183,6 +186,13 @@ public sealed class OpenApiEmulator : LoopbackServer
         if (JsonNode.Parse(text)?["usage_records"] is not JsonArray records || records.Count is 0 or > 1000)
         {
             await Answer(context, "92020002", "usage_records must hold 1 to 1000 records").ConfigureAwait(false);
+            return;
+        }
+
+        var refused = records.Select(r => r?["instance_id"]?.GetValue<string>()).FirstOrDefault(i => i is not null && RefusedUsageInstances.ContainsKey(i));
+        if (refused is not null)
+        {
+            await Answer(context, "92020002", $"instance {refused} is not a pay-per-use instance of this merchant").ConfigureAwait(false);
             return;
         }
 

@@ -21,26 +21,10 @@ public sealed record IncomingCallback(byte[] Body, string? BodyProblem, string? 
         var timestamp = Query(V2RequestSignature.TimestampParameter);
         var nonce = Query(V2RequestSignature.NonceParameter);
 
-        var tooLarge = $"the body exceeds {MaxBodyBytes} bytes.";
-        if (request.ContentLength > MaxBodyBytes)
-        {
-            return new IncomingCallback([], tooLarge, signature, timestamp, nonce);
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
+        byte[]? body;
         try
         {
-            int read;
-            while ((read = await request.Body.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                if (buffer.Length + read > MaxBodyBytes)
-                {
-                    return new IncomingCallback([], tooLarge, signature, timestamp, nonce);
-                }
-
-                buffer.Write(chunk, 0, read);
-            }
+            body = await Http.BoundedBody.ReadAsync(request, MaxBodyBytes, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or BadHttpRequestException)
         {
@@ -48,6 +32,11 @@ public sealed record IncomingCallback(byte[] Body, string? BodyProblem, string? 
             return new IncomingCallback([], "the body could not be read completely.", signature, timestamp, nonce);
         }
 
-        return new IncomingCallback(buffer.ToArray(), null, signature, timestamp, nonce);
+        if (body is null)
+        {
+            return new IncomingCallback([], $"the body exceeds {MaxBodyBytes} bytes.", signature, timestamp, nonce);
+        }
+
+        return new IncomingCallback(body, null, signature, timestamp, nonce);
     }
 }

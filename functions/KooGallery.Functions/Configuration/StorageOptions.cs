@@ -38,8 +38,11 @@ public sealed class StorageOptions
     public const string UsageQueueSetting = "KooGalleryUsageQueue";
     public const string DefaultUsageQueue = "koogallery-usage";
 
+    /// <summary>The time index: what is due when (life-cycle checks, usage hours to push, retention).</summary>
+    public string ScheduleTable { get; set; } = "KooGallerySchedule";
+
     /// <summary>Every table the app needs, created at start when missing.</summary>
-    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable];
+    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable, ScheduleTable];
 
     /// <summary>Every queue the app needs (with the host's -poison twins), created at start when missing.</summary>
     public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison", UsageQueue, UsageQueue + "-poison"];

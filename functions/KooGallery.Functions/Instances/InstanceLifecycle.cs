@@ -16,6 +16,7 @@ namespace KooGallery.Functions.Instances;
 public sealed class InstanceLifecycle(
     InstanceRepository instances,
     LifecycleWorkSender work,
+    Storage.ScheduleStore schedule,
     TenantProvisioners provisioners,
     Security.CredentialProtector credentials,
     IOptionsMonitor<LifecycleOptions> options,
@@ -50,10 +51,14 @@ public sealed class InstanceLifecycle(
         instance.AddPending(WorkKinds.Provision, now);
         var created = instances.Event("callback", Activities.NewInstance, request.OrderId, null, InstanceState.Provisioning, $"created from businessId {request.BusinessId}");
 
-        if (await instances.TryCreateAsync(instance, created, cancellationToken).ConfigureAwait(false))
+        // The sweeper's index entry goes out with the insert, not after it: a crash between the two leaves at
+        // worst an entry for nothing, never a new instance nobody looks at again (no added latency). A repeat
+        // writes one too, so KooGallery's retry of a call that failed after the insert is covered.
+        var create = instances.TryCreateAsync(instance, created, cancellationToken);
+        if (await RecordedAsync(create, ScheduleCheckAsync(instanceId, now, cancellationToken), instanceId, request.OrderId).ConfigureAwait(false) is var scheduled && create.Result)
         {
             logger.LogInformation("Instance {InstanceId} created for order {OrderId} line {OrderLineId} (test {IsTest}); provisioning queued.", instanceId, request.OrderId, request.OrderLineId, request.IsTest);
-            await HandOverAsync(instance, WorkKinds.Provision, cancellationToken).ConfigureAwait(false);
+            await HandOverOrFailAsync(instance, WorkKinds.Provision, scheduled, cancellationToken).ConfigureAwait(false);
             return new NewInstanceResponse(ResultCode.Success, instanceId);
         }
 
@@ -67,6 +72,7 @@ public sealed class InstanceLifecycle(
         else
         {
             logger.LogInformation("newInstance repeated for order {OrderId} line {OrderLineId}: answering the existing instance {InstanceId} ({State}).", request.OrderId, request.OrderLineId, instanceId, existing.State);
+            // The index entry issued with the insert covers a first call that failed after it; stale work goes now.
             await RequeueIfStaleAsync(existing, cancellationToken).ConfigureAwait(false);
         }
 
@@ -279,6 +285,7 @@ public sealed class InstanceLifecycle(
             }
 
             instance.PendingSince = time.GetUtcNow();
+            await ScheduleCheckAsync(instanceId, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
             var outcome = await instances.CommitAsync(instance, [instances.Event("redriven", orderId: instance.OrderId, from: from, to: decision.Next, detail: $"re-driving {failedWork}")], null, cancellationToken).ConfigureAwait(false);
             if (outcome == CommitOutcome.Committed)
             {
@@ -301,6 +308,7 @@ public sealed class InstanceLifecycle(
         }
 
         instance.PendingSince = now;
+        await ScheduleCheckAsync(instance.InstanceId, now, cancellationToken).ConfigureAwait(false);
         var outcome = await instances.CommitAsync(instance, [instances.Event("requeued", orderId: instance.OrderId, detail: $"pending since {since:O}: {instance.PendingWork}")], null, cancellationToken).ConfigureAwait(false);
         if (outcome != CommitOutcome.Committed)
         {
@@ -329,6 +337,7 @@ public sealed class InstanceLifecycle(
         instance.PendingSince = null;
         instance.ReleasedAt = null;
         instance.AddPending(WorkKinds.Provision, time.GetUtcNow());
+        await ScheduleCheckAsync(instance.InstanceId, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         var outcome = await instances.CommitAsync(instance, [instances.Event("callback", Activities.NewInstance, request.OrderId, InstanceState.Released, decision.Next, $"debug instance provisioned again (generation {instance.Generation})")], null, cancellationToken).ConfigureAwait(false);
         if (outcome == CommitOutcome.Committed)
         {
@@ -364,15 +373,18 @@ public sealed class InstanceLifecycle(
 
         change.ReceivedAt = time.GetUtcNow();
         var recorded = instances.Event("callback", change.Activity, change.OrderId, state, null, $"{change.Detail}: recorded, to be applied");
-        var outcome = await instances.RecordChangeAsync(instanceId, change, recorded, marker, cancellationToken).ConfigureAwait(false);
-        if (outcome == CommitOutcome.AlreadyApplied)
+        var record = instances.RecordChangeAsync(instanceId, change, recorded, marker, cancellationToken);
+        var scheduled = await RecordedAsync(record, ScheduleCheckAsync(instanceId, change.ReceivedAt, cancellationToken), instanceId, change.OrderId ?? instance.OrderId).ConfigureAwait(false);
+        if (record.Result == CommitOutcome.AlreadyApplied)
         {
+            // Hand it over again anyway: an earlier attempt may have failed between recording and queueing.
             logger.LogInformation("{Activity} for instance {InstanceId}: order {OrderId} was recorded before; answering success.", change.Activity, instanceId, change.OrderId);
+            await HandOverOrFailAsync(instance, WorkKinds.Changes, scheduled, cancellationToken).ConfigureAwait(false);
             return new KooGalleryResponse(ResultCode.Success, "success (already applied).");
         }
 
         logger.LogInformation("{Activity} recorded for instance {InstanceId} (order {OrderId}, state {State}): {Detail}; the worker applies it.", change.Activity, instanceId, change.OrderId ?? instance.OrderId, state, change.Detail);
-        await HandOverAsync(instance, WorkKinds.Changes, cancellationToken).ConfigureAwait(false);
+        await HandOverOrFailAsync(instance, WorkKinds.Changes, scheduled, cancellationToken).ConfigureAwait(false);
         return new KooGalleryResponse(ResultCode.Success);
     }
 
@@ -381,17 +393,56 @@ public sealed class InstanceLifecycle(
     /// failure is logged and left to the sweeper (it re-queues pending work and changes older than
     /// RequeueAfter), not reported to KooGallery.
     /// </summary>
-    private async Task HandOverAsync(InstanceEntity instance, string kind, CancellationToken cancellationToken, int? retry = null)
+    private async Task<bool> HandOverAsync(InstanceEntity instance, string kind, CancellationToken cancellationToken, int? retry = null)
     {
         try
         {
             await work.EnqueueAsync(new LifecycleWork(instance.InstanceId, kind, retry), cancellationToken).ConfigureAwait(false);
+            return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             logger.LogError(ex, "Could not queue {Work} for instance {InstanceId} (order {OrderId}); it is recorded and the sweeper will queue it.", kind, instance.InstanceId, instance.OrderId);
+            return false;
         }
     }
+
+    /// <summary>
+    /// Hands over work the callback recorded. Either the queue or the sweeper's index entry is enough for it
+    /// to be done; when neither was written the callback fails (000005), and KooGallery's retry writes them again.
+    /// </summary>
+    private async Task HandOverOrFailAsync(InstanceEntity instance, string kind, bool scheduled, CancellationToken cancellationToken)
+    {
+        if (!await HandOverAsync(instance, kind, cancellationToken).ConfigureAwait(false) && !scheduled)
+        {
+            throw new InvalidOperationException($"Instance {instance.InstanceId}: neither the queue nor the schedule could be written; KooGallery will retry.");
+        }
+    }
+
+    /// <summary>
+    /// Waits for a write and the sweeper's index entry issued together. The write's failure propagates; the
+    /// entry's failure is logged and reported as false, for the caller to make sure the queue got the work.
+    /// </summary>
+    private async Task<bool> RecordedAsync(Task write, Task scheduleEntry, string instanceId, string? orderId)
+    {
+        try
+        {
+            await Task.WhenAll(write, scheduleEntry).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception) when (write.IsCompletedSuccessfully)
+        {
+            logger.LogWarning(scheduleEntry.Exception?.GetBaseException(), "The sweeper's index entry for instance {InstanceId} (order {OrderId}) could not be written; relying on the queue.", instanceId, orderId);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Tells the sweeper to look at the instance once <see cref="LifecycleOptions.RequeueAfter"/> has passed
+    /// from <paramref name="from"/>: if its work or changes are still waiting then, they are queued again.
+    /// </summary>
+    public Task ScheduleCheckAsync(string instanceId, DateTimeOffset from, CancellationToken cancellationToken) =>
+        schedule.ScheduleAsync(Storage.ScheduleStore.Lifecycle, from + options.CurrentValue.RequeueAfter, instanceId, cancellationToken);
 
     /// <summary>One message is enough: the worker does all of an instance's pending work, in order.</summary>
     private static string FirstPending(InstanceEntity instance) =>

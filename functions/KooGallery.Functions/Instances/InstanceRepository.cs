@@ -187,19 +187,19 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Instances whose pending work has waited longer than <paramref name="olderThan"/>, failed ones excluded.</summary>
-    public async Task<IReadOnlyList<InstanceEntity>> FindStalePendingAsync(DateTimeOffset olderThan, CancellationToken cancellationToken)
+    /// <summary>Deletes the instance's event-log lines written before <paramref name="before"/>; returns how many went.</summary>
+    public async Task<int> PurgeEventsAsync(string instanceId, DateTimeOffset before, CancellationToken cancellationToken)
     {
-        var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and PendingSince lt {olderThan} and State ne {nameof(InstanceState.Failed)}");
-        return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
-    }
+        var partition = InstanceKeys.Escape(instanceId);
+        var upTo = $"{InstanceKeys.EventPrefix}{before.UtcTicks:D19}";
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {InstanceKeys.EventPrefix} and RowKey lt {upTo}");
+        var old = await Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var chunk in old.Chunk(100))
+        {
+            await Table.SubmitTransactionAsync(chunk.Select(e => new TableTransactionAction(TableTransactionActionType.Delete, e, ETag.All)), cancellationToken).ConfigureAwait(false);
+        }
 
-    /// <summary>Ids of instances with a change recorded before <paramref name="olderThan"/> and still not applied.</summary>
-    public async Task<IReadOnlyList<string>> FindStaleChangesAsync(DateTimeOffset olderThan, CancellationToken cancellationToken)
-    {
-        var filter = TableClient.CreateQueryFilter($"RowKey ge {InstanceKeys.ChangePrefix} and RowKey lt {"change}"} and ReceivedAt lt {olderThan}");
-        var rows = await Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey"], cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return rows.Select(r => r.PartitionKey).Distinct(StringComparer.Ordinal).ToList();
+        return old.Count;
     }
 
     /// <summary>Failed instances, optionally only those that failed in [<paramref name="after"/>, <paramref name="before"/>); for operators.</summary>

@@ -36,6 +36,9 @@ public sealed class LifecycleOptions
     /// </summary>
     public TimeSpan GiveUpAfter { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>How long an instance's event-log lines are kept (purged by the retention timer).</summary>
+    public TimeSpan EventRetention { get; set; } = TimeSpan.FromDays(365);
+
     /// <summary>The wait before attempt <paramref name="failures"/> + 1: base × 2^(failures−1), capped, times a jitter of 0.8–1.2.</summary>
     public TimeSpan RetryDelay(int failures, double jitter)
     {
@@ -80,6 +83,11 @@ internal sealed class LifecycleOptionsValidator : IValidateOptions<LifecycleOpti
         if (o.RetryBaseDelay <= TimeSpan.Zero || o.RetryMaxDelay < o.RetryBaseDelay || o.RetryMaxDelay > TimeSpan.FromDays(6))
         {
             failures.Add("Lifecycle__RetryBaseDelay must be positive and at most Lifecycle__RetryMaxDelay, which must be at most 6 days (the queue's visibility limit is 7).");
+        }
+
+        if (o.EventRetention < TimeSpan.FromDays(1))
+        {
+            failures.Add("Lifecycle__EventRetention must be at least one day.");
         }
 
         if (o.GiveUpAfter < o.RetryBaseDelay)

@@ -19,6 +19,7 @@ public sealed class LifecycleWorker(
     KooGalleryOpenApi koogallery,
     TenantProvisioners provisioners,
     LifecycleWorkSender work,
+    Storage.ScheduleStore schedule,
     Security.CredentialProtector credentials,
     IOptionsMonitor<LifecycleOptions> options,
     TimeProvider time,
@@ -183,6 +184,9 @@ public sealed class LifecycleWorker(
             instance.PendingSince = now + delay; // the sweeper stands in for the retry message only once this is stale
             instance.LastError = reason.Length > 1000 ? reason[..1000] : reason;
             var detail = $"{reason}; failure {instance.WorkerAttempts}, next attempt at {instance.NextAttemptAt:O}";
+
+            // The sweeper stands in for the retry message if it is lost: it looks again once the retry is overdue.
+            await schedule.ScheduleAsync(Storage.ScheduleStore.Lifecycle, instance.NextAttemptAt.Value + settings.RequeueAfter, instanceId, cancellationToken).ConfigureAwait(false);
             var outcome = await instances.CommitAsync(instance, [instances.Event("worker-failed", orderId: instance.OrderId, detail: detail)], null, cancellationToken).ConfigureAwait(false);
             if (outcome == CommitOutcome.Committed)
             {

@@ -27,6 +27,15 @@ public sealed class MeteringOptions
 
     /// <summary>Records per intake call (HTTP or queue message).</summary>
     public int MaxRecordsPerIntake { get; set; } = 1000;
+
+    /// <summary>
+    /// Usage that began longer ago than this is refused: too late to bill (KooGallery bills hourly usage within
+    /// hours and daily usage by the next morning), and older than a record id is sure to be remembered.
+    /// </summary>
+    public TimeSpan MaxRecordAge { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>How long sent, rejected and debug usage rows and their record-id markers are kept (at least 35 days).</summary>
+    public TimeSpan SentRetention { get; set; } = TimeSpan.FromDays(35);
 }
 
 internal sealed class MeteringOptionsValidator : IValidateOptions<MeteringOptions>
@@ -47,6 +56,21 @@ internal sealed class MeteringOptionsValidator : IValidateOptions<MeteringOption
         if (o.MaxRecordsPerIntake is < 1 or > 5000)
         {
             failures.Add("Metering__MaxRecordsPerIntake must be between 1 and 5000.");
+        }
+
+        if (o.MaxRecordAge < TimeSpan.FromHours(1))
+        {
+            failures.Add("Metering__MaxRecordAge must be at least 01:00:00.");
+        }
+
+        if (o.SentRetention < TimeSpan.FromDays(35))
+        {
+            failures.Add("Metering__SentRetention must be at least 35 days (35.00:00:00): a month of sent usage is kept for reconciliation.");
+        }
+
+        if (o.MaxRecordAge >= o.SentRetention)
+        {
+            failures.Add("Metering__MaxRecordAge must be shorter than Metering__SentRetention, or a record sent again could outlive the memory of its id and be counted twice.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -1,89 +1,163 @@
-using System.Text;
-using Azure;
 using Azure.Storage.Queues.Models;
 using KooGallery.Functions.Configuration;
+using KooGallery.Functions.Http;
 using KooGallery.Functions.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.Metering;
 
 /// <summary>
 /// <c>POST /api/usage</c> for the merchant's SaaS (function key): a batch of usage records, answered per
-/// record. 200 whenever the batch was read (each record says accepted, duplicate or rejected and why); 400
-/// for a body that is not a batch; 503 when storage failed — nothing of that call is half-counted, and a
-/// retry with the same record ids is safe.
+/// record. 200 when every record was dealt with (each says accepted, duplicate or rejected and why); 400
+/// for a body that is not a batch; 413 over 1 MiB; 503 when storage failed part-way — the answer still lists
+/// which records were counted, and sending the same batch again is always safe.
 /// </summary>
-public sealed class UsageIntakeHttp(UsageIntake intake, ILogger<UsageIntakeHttp> logger)
+public sealed class UsageIntakeHttp(UsageIntake intake, IOptionsMonitor<MeteringOptions> options)
 {
-    private const int MaxBodyBytes = 1024 * 1024;
+    public const int MaxBodyBytes = 1024 * 1024;
 
     [Function(nameof(UsageIntakeHttp))]
     public async Task<IActionResult> Run([HttpTrigger(AuthorizationLevel.Function, "post", Route = "usage")] HttpRequest request, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > MaxBodyBytes)
-        {
-            return new BadRequestObjectResult(new { error = $"the body exceeds {MaxBodyBytes} bytes." });
-        }
-
-        string text;
-        using (var reader = new StreamReader(request.Body, Encoding.UTF8))
-        {
-            text = await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        var batch = UsageBatchInput.TryParse(text, out var error);
-        if (batch?.Records is not { Count: > 0 } records)
-        {
-            return new BadRequestObjectResult(new { error = error ?? "records is missing or empty." });
-        }
-
+        byte[]? body;
         try
         {
-            var outcomes = await intake.AcceptAsync(records, null, cancellationToken).ConfigureAwait(false);
-            return new OkObjectResult(new
-            {
-                accepted = outcomes.Count(o => o.Status == UsageRecordOutcome.Accepted),
-                duplicate = outcomes.Count(o => o.Status == UsageRecordOutcome.Duplicate),
-                rejected = outcomes.Count(o => o.Status == UsageRecordOutcome.Rejected),
-                results = outcomes.Select(o => new { index = o.Index, recordId = o.RecordId, status = o.Status, error = o.Error }),
-            });
+            body = await BoundedBody.ReadAsync(request, MaxBodyBytes, cancellationToken).ConfigureAwait(false);
         }
-        catch (ArgumentOutOfRangeException ex)
+        catch (Exception ex) when (ex is IOException or BadHttpRequestException)
         {
-            return new BadRequestObjectResult(new { error = ex.Message.Split(Environment.NewLine)[0] });
+            return new BadRequestObjectResult(new { error = "the body could not be read completely." });
         }
-        catch (Exception ex) when (ex is RequestFailedException or AggregateException or InvalidOperationException)
+
+        if (body is null)
         {
-            logger.LogError(ex, "Usage intake of {Records} records failed on storage; the caller is told to retry.", records.Count);
-            return new ObjectResult(new { error = "usage storage is unavailable; retry the same records (with recordIds a retry is never counted twice)." })
-            {
-                StatusCode = StatusCodes.Status503ServiceUnavailable,
-            };
+            return new ObjectResult(new { error = $"the body exceeds {MaxBodyBytes} bytes; send at most {options.CurrentValue.MaxRecordsPerIntake} records per call." }) { StatusCode = StatusCodes.Status413PayloadTooLarge };
         }
+
+        var records = UsageBatchInput.TryParse(body, out var error);
+        if (records is null)
+        {
+            return new BadRequestObjectResult(new { error });
+        }
+
+        if (records.Count > options.CurrentValue.MaxRecordsPerIntake)
+        {
+            return new BadRequestObjectResult(new { error = $"{records.Count} records; at most {options.CurrentValue.MaxRecordsPerIntake} per call (Metering__MaxRecordsPerIntake)." });
+        }
+
+        var result = await intake.AcceptAsync(records, cancellationToken).ConfigureAwait(false);
+        var answer = new
+        {
+            accepted = result.Count(UsageRecordOutcome.Accepted),
+            duplicate = result.Count(UsageRecordOutcome.Duplicate),
+            rejected = result.Count(UsageRecordOutcome.Rejected),
+            notProcessed = result.Count(UsageRecordOutcome.NotProcessed),
+            error = result.Complete ? null : "usage storage failed part-way: the records marked not-processed are not counted; send the same batch again (records already counted come back as duplicate).",
+            results = result.Outcomes.Select(o => new { index = o.Index, recordId = o.RecordId, status = o.Status, error = o.Error, note = o.Note }),
+        };
+        return result.Complete ? new OkObjectResult(answer) : new ObjectResult(answer) { StatusCode = StatusCodes.Status503ServiceUnavailable };
     }
 }
 
 /// <summary>
 /// The same intake from a Storage Queue the merchant's system writes to (Base64 JSON: a batch or one record).
-/// A storage failure throws, so the message is retried; records without a recordId get message id + index,
-/// so a retried message is not counted twice. Rejected records are logged; a message that is not a usage
-/// batch at all ends in <c>&lt;queue&gt;-poison</c> for inspection rather than being dropped.
+/// Records carry deterministic ids, so a message delivered again is counted once. A message that is not a
+/// usage batch is parked at once (retrying cannot fix it); when storage fails the message is retried, and
+/// after <c>maxDequeueCount</c> deliveries <see cref="ParkPoisonedUsage"/> parks it.
 /// </summary>
-public sealed class QueuedUsageIntake(UsageIntake intake)
+public sealed class QueuedUsageIntake(UsageIntake intake, UsageParking parking)
 {
     [Function(nameof(QueuedUsageIntake))]
     public async Task Run([QueueTrigger("%" + StorageOptions.UsageQueueSetting + "%")] QueueMessage message, CancellationToken cancellationToken)
     {
-        var batch = UsageBatchInput.TryParse(QueueMessageBody.JsonText(message.Body), out var error);
-        if (batch?.Records is not { Count: > 0 } records)
+        var text = QueueMessageBody.JsonText(message.Body);
+        var records = UsageBatchInput.TryParse(System.Text.Encoding.UTF8.GetBytes(text), out var error);
+        if (records is null)
         {
-            throw new FormatException($"Usage message {message.MessageId} is not a usage batch ({error ?? "no records"}); it will end in the poison queue.");
+            await parking.ParkAsync(message.MessageId, text, $"not a usage batch: {error}", message.DequeueCount, cancellationToken).ConfigureAwait(false);
+            return;
         }
 
-        await intake.AcceptAsync(records, i => $"queue:{message.MessageId}:{i}", cancellationToken).ConfigureAwait(false);
+        var result = await intake.AcceptAsync(records, cancellationToken).ConfigureAwait(false);
+        if (!result.Complete)
+        {
+            throw new InvalidOperationException($"Usage message {message.MessageId}: storage failed part-way ({result.Failure}); the message is retried (counted records are duplicates then).");
+        }
+    }
+}
+
+/// <summary>Usage messages the queue gave up on: tried once more, then parked with the reason and alerted.</summary>
+public sealed class ParkPoisonedUsage(UsageIntake intake, UsageParking parking)
+{
+    [Function(nameof(ParkPoisonedUsage))]
+    public async Task Run([QueueTrigger("%" + StorageOptions.UsageQueueSetting + "%-poison")] QueueMessage message, CancellationToken cancellationToken)
+    {
+        var text = QueueMessageBody.JsonText(message.Body);
+        var records = UsageBatchInput.TryParse(System.Text.Encoding.UTF8.GetBytes(text), out var error);
+        var reason = records is null ? $"not a usage batch: {error}" : null;
+        if (records is not null)
+        {
+            var result = await intake.AcceptAsync(records, cancellationToken).ConfigureAwait(false);
+            if (result.Complete)
+            {
+                return; // storage is back: counted now
+            }
+
+            reason = $"failed {message.DequeueCount} deliveries; last: {result.Failure}";
+        }
+
+        await parking.ParkAsync(message.MessageId, text, reason!, message.DequeueCount, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Parks usage batches that cannot be taken now, where operators see them; never silently.</summary>
+public sealed class UsageParking(UsageStore usage, UsageIntake intake, TimeProvider time, ILogger<UsageParking> logger)
+{
+    public async Task ParkAsync(string messageId, string body, string reason, long dequeueCount, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var parked = new ParkedUsageEntity
+        {
+            RowKey = Instances.InstanceKeys.Escape(messageId),
+            MessageId = messageId,
+            Body = body.Length > 60_000 ? body[..60_000] : body,
+            Reason = reason.Length > 1000 ? reason[..1000] : reason,
+            DequeueCount = dequeueCount,
+            ParkedAt = now,
+        };
+        await usage.ParkAsync(parked, cancellationToken).ConfigureAwait(false);
+
+        // The parked-usage alert keys on this line.
+        logger.LogError("PARKED USAGE: usage message {MessageId} was parked ({Reason}); read and re-drive it with /api/ops/usage/parked.", messageId, parked.Reason);
+    }
+
+    /// <summary>Takes a parked batch again; it is unparked when every record was dealt with.</summary>
+    public async Task<UsageIntakeResult?> RedriveAsync(string id, CancellationToken cancellationToken)
+    {
+        var parked = await usage.ParkedAsync(id, cancellationToken).ConfigureAwait(false);
+        if (parked is null)
+        {
+            return null;
+        }
+
+        var records = UsageBatchInput.TryParse(System.Text.Encoding.UTF8.GetBytes(parked.Body), out var error);
+        if (records is null)
+        {
+            return new UsageIntakeResult([], false, $"still not a usage batch: {error}");
+        }
+
+        var result = await intake.AcceptAsync(records, cancellationToken).ConfigureAwait(false);
+        if (result.Complete)
+        {
+            await usage.UnparkAsync(parked, cancellationToken).ConfigureAwait(false);
+            logger.LogWarning("Parked usage message {MessageId} re-driven: {Accepted} accepted, {Duplicate} duplicate, {Rejected} rejected.", parked.MessageId, result.Count(UsageRecordOutcome.Accepted), result.Count(UsageRecordOutcome.Duplicate), result.Count(UsageRecordOutcome.Rejected));
+        }
+
+        return result;
     }
 }
 
@@ -94,8 +168,8 @@ public sealed class UsagePush(UsagePushJob job)
     public Task Run([TimerTrigger("%" + MeteringOptions.ScheduleSetting + "%")] TimerInfo timer, CancellationToken cancellationToken) => job.RunAsync(cancellationToken);
 }
 
-/// <summary>Operators: the usage rows of an instance with their state and KooGallery's answers.</summary>
-public sealed class UsageAdmin(UsageStore usage)
+/// <summary>Operators: an instance's usage rows with KooGallery's answers; parked batches, listed and re-driven.</summary>
+public sealed class UsageAdmin(UsageStore usage, UsageParking parking)
 {
     [Function(nameof(UsageAdmin))]
     public async Task<IActionResult> Run(
@@ -120,5 +194,38 @@ public sealed class UsageAdmin(UsageStore usage)
             r.KooGalleryResultMsg,
             r.SentAt,
         }));
+    }
+
+    [Function("UsageAdminParked")]
+    public async Task<IActionResult> Parked(
+        [HttpTrigger(AuthorizationLevel.Admin, "get", Route = "ops/usage/parked")] HttpRequest request,
+        CancellationToken cancellationToken)
+    {
+        var parked = await usage.ParkedAsync(cancellationToken).ConfigureAwait(false);
+        return new OkObjectResult(parked.OrderBy(p => p.ParkedAt).Select(p => new { id = p.RowKey, p.MessageId, p.ParkedAt, p.Reason, p.DequeueCount, p.Body }));
+    }
+
+    [Function("UsageAdminRedriveParked")]
+    public async Task<IActionResult> RedriveParked(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "ops/usage/parked/{id}/redrive")] HttpRequest request,
+        string id,
+        CancellationToken cancellationToken)
+    {
+        var result = await parking.RedriveAsync(id, cancellationToken).ConfigureAwait(false);
+        if (result is null)
+        {
+            return new NotFoundObjectResult(new { error = $"no parked usage batch {id}" });
+        }
+
+        var body = new
+        {
+            redriven = result.Complete,
+            error = result.Failure,
+            accepted = result.Count(UsageRecordOutcome.Accepted),
+            duplicate = result.Count(UsageRecordOutcome.Duplicate),
+            rejected = result.Count(UsageRecordOutcome.Rejected),
+            results = result.Outcomes,
+        };
+        return result.Complete ? new OkObjectResult(body) : new ConflictObjectResult(body);
     }
 }

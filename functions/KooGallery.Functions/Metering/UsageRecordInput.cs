@@ -1,77 +1,161 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using KooGallery.Protocol.Wire;
 
 namespace KooGallery.Functions.Metering;
 
-/// <summary>A usage record as the merchant's SaaS reports it (README "Usage intake").</summary>
-public sealed record UsageRecordInput
+/// <summary>
+/// A usage record as the merchant's SaaS reports it (README "Usage intake"), read field by field so that one
+/// mistyped record is rejected on its own: <see cref="Problem"/> says what is wrong with it, and a record
+/// with a problem is never counted.
+/// </summary>
+public sealed record UsageRecordInput(
+    int Index,
+    string? InstanceId,
+    string? UsageValue,
+    DateTimeOffset? BeginTime,
+    DateTimeOffset? EndTime,
+    string? RecordId,
+    string? PackageInstanceId,
+    string? Problem)
 {
-    public string? InstanceId { get; init; }
+    public const int MaxRecordIdLength = 128;
 
-    /// <summary>A JSON number or a string; more than 0, at most 4 decimals.</summary>
-    [JsonConverter(typeof(NumberOrStringConverter))]
-    public string? UsageValue { get; init; }
+    /// <summary>
+    /// The record's id: the one it brought, or one derived from its content and its position in the batch,
+    /// so a batch sent again — after a timeout, a 503, a crash — is counted once either way.
+    /// </summary>
+    public string EffectiveRecordId => RecordId ?? DerivedId();
 
-    public DateTimeOffset? BeginTime { get; init; }
+    private string DerivedId()
+    {
+        var content = string.Join('\n',
+            InstanceId, PackageInstanceId ?? "-", BeginTime?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+            EndTime?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+            UsageValues.TryParse(UsageValue, out var v) ? UsageValues.Format(v) : UsageValue, Index.ToString(CultureInfo.InvariantCulture));
+        return "auto:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)).AsSpan(0, 20));
+    }
 
-    public DateTimeOffset? EndTime { get; init; }
+    internal static UsageRecordInput From(int index, JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return Invalid(index, $"the record must be a JSON object, not {element.ValueKind.ToString().ToLowerInvariant()}.");
+        }
 
-    /// <summary>Optional idempotency id: the same id again is answered "duplicate" and counted once.</summary>
-    public string? RecordId { get; init; }
+        string? problem = null;
+        string? Text(string name, int max)
+        {
+            if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
 
-    /// <summary>For stop-before-excess packages: the package instance being consumed (<c>relate_pkg_instance</c>).</summary>
-    public string? PackageInstanceId { get; init; }
+            var text = value.ValueKind == JsonValueKind.String ? WireText.TryGetString(value) : null;
+            if (text is null || text.Length > max)
+            {
+                problem ??= $"{name} must be a string of at most {max} characters.";
+                return null;
+            }
+
+            return text;
+        }
+
+        DateTimeOffset? Time(string name)
+        {
+            if (!element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                return null;
+            }
+
+            if (value.ValueKind == JsonValueKind.String && WireText.TryGetString(value) is { } text && text.Length <= 40
+                && (text.EndsWith('Z') || text.EndsWith('z') || text.LastIndexOfAny(['+', '-']) > 10)
+                && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at))
+            {
+                return at;
+            }
+
+            problem ??= $"{name} must be an ISO 8601 time with a zone, e.g. 2026-11-29T08:00:00Z.";
+            return null;
+        }
+
+        var instanceId = Text("instanceId", 64);
+        string? usageValue = null;
+        if (element.TryGetProperty("usageValue", out var raw))
+        {
+            usageValue = raw.ValueKind switch
+            {
+                JsonValueKind.Number => raw.GetRawText(),
+                JsonValueKind.String => WireText.TryGetString(raw),
+                _ => null,
+            };
+        }
+
+        var begin = Time("beginTime");
+        var end = Time("endTime");
+        var recordId = Text("recordId", MaxRecordIdLength);
+        var package = Text("packageInstanceId", 64);
+        return new UsageRecordInput(index, instanceId, usageValue, begin, end, recordId, package, problem);
+    }
+
+    private static UsageRecordInput Invalid(int index, string problem) => new(index, null, null, null, null, null, null, problem);
 }
 
 /// <summary>The body of an intake call or queue message: <c>{"records":[…]}</c> (a single record object is accepted too).</summary>
-public sealed record UsageBatchInput(IReadOnlyList<UsageRecordInput>? Records)
+public static class UsageBatchInput
 {
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-    public static UsageBatchInput? TryParse(string text, out string? error)
+    /// <summary>The records of a batch, each read on its own; null (with the reason) when the body is not a batch at all.</summary>
+    public static IReadOnlyList<UsageRecordInput>? TryParse(ReadOnlyMemory<byte> body, out string? error)
     {
         error = null;
+        JsonDocument document;
         try
         {
-            using var document = JsonDocument.Parse(text);
-            if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("records", out _))
-            {
-                return document.RootElement.Deserialize<UsageBatchInput>(Json);
-            }
-
-            return new UsageBatchInput([document.RootElement.Deserialize<UsageRecordInput>(Json)!]);
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException ex)
         {
-            error = "the body is not a usage batch: " + ex.Message;
+            error = "the body is not JSON: " + ex.Message;
             return null;
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                error = "the body must be a JSON object {\"records\":[…]}.";
+                return null;
+            }
+
+            if (!root.TryGetProperty("records", out var records))
+            {
+                return [UsageRecordInput.From(0, root)];
+            }
+
+            if (records.ValueKind != JsonValueKind.Array || records.GetArrayLength() == 0)
+            {
+                error = "records must be a non-empty array.";
+                return null;
+            }
+
+            return records.EnumerateArray().Select((r, i) => UsageRecordInput.From(i, r)).ToList();
         }
     }
 }
 
 /// <summary>What happened to one record.</summary>
-public sealed record UsageRecordOutcome(int Index, string? RecordId, string Status, string? Error)
+/// <param name="Note">Something worth knowing about an accepted record (e.g. a debug instance's usage is kept, never sent).</param>
+public sealed record UsageRecordOutcome(int Index, string? RecordId, string Status, string? Error, string? Note = null)
 {
     public const string Accepted = "accepted";
     public const string Duplicate = "duplicate";
     public const string Rejected = "rejected";
-}
 
-internal sealed class NumberOrStringConverter : JsonConverter<string?>
-{
-    public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
-    {
-        JsonTokenType.Number => Encoding(reader),
-        JsonTokenType.String => reader.GetString(),
-        JsonTokenType.Null => null,
-        _ => throw new JsonException("usageValue must be a number or a string."),
-    };
-
-    public override void Write(Utf8JsonWriter writer, string? value, JsonSerializerOptions options) => writer.WriteStringValue(value);
-
-    private static string Encoding(Utf8JsonReader reader) =>
-        System.Text.Encoding.UTF8.GetString(reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan.ToArray());
+    /// <summary>Storage failed before this record was written: nothing of it is counted; send it again.</summary>
+    public const string NotProcessed = "not-processed";
 }
 
 internal static class UsageValues

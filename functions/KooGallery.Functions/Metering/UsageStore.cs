@@ -7,79 +7,111 @@ using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.Metering;
 
-public enum AddUsageOutcome
-{
-    Added,
-    Duplicate,
-}
+/// <summary>Usage of one record to add to its row, with the record's id.</summary>
+public sealed record UsageAddition(string RecordId, decimal Value);
 
 /// <summary>
-/// Usage rows in Table Storage, partitioned by instance: the open row of a period and the record-id marker
-/// are written in one transaction, so a record is either counted once with its id remembered, or not at all.
+/// Usage rows in Table Storage (see <see cref="UsageRowEntity"/>): a row and the record-id markers of the
+/// records it counts are written in one transaction, so a record is either counted once with its id
+/// remembered, or not at all. The hour ledger (<see cref="UsageHourEntity"/>) tells the push job which hour
+/// partitions to read.
 /// </summary>
 public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOptions> names, TimeProvider time)
 {
+    /// <summary>A transaction holds 100 operations: the row and up to 99 record markers.</summary>
+    public const int MaxRecordsPerWrite = 99;
+
+    /// <summary>
+    /// An hour is closed only when its last row was opened longer ago than this: an intake that marked the
+    /// hour open before the push read the ledger has committed its row by then (storage calls are bounded to
+    /// seconds), so closing cannot miss it.
+    /// </summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromMinutes(2);
+
     // Many records for one instance-hour can arrive at once (a tenant flushing its meters); each attempt
     // re-reads the row, and a short random back-off spreads the writers out instead of colliding again.
     private const int MaxAttempts = 25;
 
     private TableClient Table => tables.GetTableClient(names.Value.UsageTable);
 
-    public async Task<AddUsageOutcome> AddAsync(string instanceId, DateTimeOffset periodStart, DateTimeOffset periodEnd, string? package, decimal value, string? recordId, CancellationToken cancellationToken)
+    private TableClient Schedule => tables.GetTableClient(names.Value.ScheduleTable);
+
+    /// <summary>
+    /// Adds records of one instance, period and package to the open row, or opens the next one, with their
+    /// markers, in one transaction. Returns the record ids that were already counted (duplicates); the others
+    /// are counted now. Debug instances' rows are kept as <see cref="UsageStatus.Debug"/>, never sent.
+    /// </summary>
+    public async Task<IReadOnlySet<string>> AddAsync(
+        string instanceId, DateTimeOffset periodStart, DateTimeOffset periodEnd, string? package, bool debug,
+        IReadOnlyList<UsageAddition> records, CancellationToken cancellationToken)
     {
-        var partition = InstanceKeys.Escape(instanceId);
-        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        if (records.Count is 0 or > MaxRecordsPerWrite)
         {
-            var latest = await LatestAsync(partition, periodStart, package, cancellationToken).ConfigureAwait(false);
-            var actions = new List<TableTransactionAction>();
+            throw new ArgumentOutOfRangeException(nameof(records), records.Count, $"1 to {MaxRecordsPerWrite} records per write.");
+        }
+
+        var partition = UsageRowEntity.PartitionFor(periodEnd);
+        var duplicates = new HashSet<string>(StringComparer.Ordinal);
+        var remaining = records.ToList();
+        for (var attempt = 0; attempt < MaxAttempts && remaining.Count > 0; attempt++)
+        {
+            var latest = await LatestAsync(partition, UsageRowEntity.RowKeyPrefix(instanceId, periodStart, package), cancellationToken).ConfigureAwait(false);
+            var sum = remaining.Sum(r => r.Value);
+            var actions = new List<TableTransactionAction>(remaining.Count + 1);
             UsageRowEntity row;
-            if (latest is { Status: UsageStatus.Pending })
+            if (latest is { Status: UsageStatus.Pending or UsageStatus.Debug })
             {
                 row = latest;
-                row.UsageValue = UsageValues.Format(row.Value + value);
-                row.RecordCount++;
+                row.UsageValue = UsageValues.Format(row.Value + sum);
+                row.RecordCount += remaining.Count;
                 actions.Add(new TableTransactionAction(TableTransactionActionType.UpdateReplace, row, row.ETag));
             }
             else
             {
-                // No row yet, or the open one was pushed already: a late record opens the next sequence.
+                // No row yet, or the open one is being sent or was sent: a late record opens the next sequence.
                 var sequence = latest is null ? 0 : latest.Sequence + 1;
                 row = new UsageRowEntity
                 {
                     PartitionKey = partition,
-                    RowKey = UsageRowEntity.RowKeyFor(periodStart, package, sequence),
+                    RowKey = UsageRowEntity.RowKeyFor(instanceId, periodStart, package, sequence),
                     InstanceId = instanceId,
                     PeriodStart = periodStart,
                     PeriodEnd = periodEnd,
                     Sequence = sequence,
                     RelatePackageInstance = package,
-                    UsageValue = UsageValues.Format(value),
-                    RecordCount = 1,
+                    UsageValue = UsageValues.Format(sum),
+                    RecordCount = remaining.Count,
                     MeteringSn = UsageRowEntity.MeteringSnFor(instanceId, periodStart, package, sequence),
+                    Status = debug ? UsageStatus.Debug : UsageStatus.Pending,
                     CreatedAt = time.GetUtcNow(),
                 };
+                if (!debug)
+                {
+                    await OpenHourAsync(periodEnd, cancellationToken).ConfigureAwait(false);
+                }
+
                 actions.Add(new TableTransactionAction(TableTransactionActionType.Add, row));
             }
 
-            if (recordId is not null)
+            actions.AddRange(remaining.Select(r => new TableTransactionAction(TableTransactionActionType.Add, new UsageRecordMarker
             {
-                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new UsageRecordMarker
-                {
-                    PartitionKey = partition,
-                    RowKey = UsageRecordMarker.Prefix + InstanceKeys.Escape(recordId),
-                    UsageRowKey = row.RowKey,
-                    AcceptedAt = time.GetUtcNow(),
-                }));
-            }
+                PartitionKey = partition,
+                RowKey = UsageRecordMarker.RowKeyFor(instanceId, r.RecordId),
+                UsageRowKey = row.RowKey,
+                AcceptedAt = time.GetUtcNow(),
+            })));
 
             try
             {
                 await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
-                return AddUsageOutcome.Added;
+                return duplicates;
             }
-            catch (TableTransactionFailedException ex) when (ex.Status == 409 && ex.FailedTransactionActionIndex == 1)
+            catch (TableTransactionFailedException ex) when (ex.Status == 409 && ex.FailedTransactionActionIndex is > 0 and var index)
             {
-                return AddUsageOutcome.Duplicate;
+                // That record was counted before (the SDK may also have retried a transaction that had succeeded,
+                // in which case every marker is there and every record turns out a duplicate in turn).
+                duplicates.Add(remaining[index - 1].RecordId);
+                remaining.RemoveAt(index - 1);
             }
             catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412)
             {
@@ -88,70 +120,184 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             }
         }
 
+        if (remaining.Count == 0)
+        {
+            return duplicates;
+        }
+
         throw new InvalidOperationException($"Usage of instance {instanceId} for {periodStart:O} kept changing under concurrent writers.");
     }
 
-    /// <summary>Rows a push run may take: pending ones whose period has ended, and ones whose lease has expired.</summary>
-    public async Task<IReadOnlyList<UsageRowEntity>> FindPushableAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>Marks an hour as holding rows to push; written before such a row is created.</summary>
+    public Task OpenHourAsync(DateTimeOffset periodEnd, CancellationToken cancellationToken) =>
+        Schedule.UpsertEntityAsync(
+            new UsageHourEntity { RowKey = UsageRowEntity.HourKey(periodEnd), Open = true, OpenedAt = time.GetUtcNow() },
+            TableUpdateMode.Merge,
+            cancellationToken);
+
+    /// <summary>Open hours up to <paramref name="upTo"/>'s hour: the only partitions a push run reads.</summary>
+    public async Task<IReadOnlyList<UsageHourEntity>> OpenHoursAsync(DateTimeOffset upTo, CancellationToken cancellationToken)
     {
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {UsageHourEntity.Partition} and RowKey le {UsageRowEntity.HourKey(upTo)} and Open eq {true}");
+        return await Schedule.QueryAsync<UsageHourEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Hours older than <paramref name="before"/>'s hour, for retention.</summary>
+    public async Task<IReadOnlyList<UsageHourEntity>> HoursBeforeAsync(DateTimeOffset before, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {UsageHourEntity.Partition} and RowKey lt {UsageRowEntity.HourKey(before)}");
+        return await Schedule.QueryAsync<UsageHourEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes an hour if the ledger row is unchanged since read (an intake that opened a row meanwhile keeps it open).</summary>
+    public async Task<bool> TryCloseHourAsync(UsageHourEntity hour, CancellationToken cancellationToken)
+    {
+        hour.Open = false;
+        try
+        {
+            await Schedule.UpdateEntityAsync(hour, hour.ETag, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 412 or 404)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The rows of an hour that are not final yet (pending, or being sent).</summary>
+    public async Task<IReadOnlyList<UsageRowEntity>> UnfinishedRowsAsync(string hourKey, CancellationToken cancellationToken)
+    {
+        var partition = UsageRowEntity.PartitionPrefix + hourKey;
         var filter = TableClient.CreateQueryFilter(
-            $"RowKey ge {UsageRowEntity.Prefix} and RowKey lt {"usage}"} and PeriodEnd le {now} and (Status eq {UsageStatus.Pending} or (Status eq {UsageStatus.Sending} and LeaseUntil lt {now}))");
+            $"PartitionKey eq {partition} and RowKey ge {UsageRowEntity.RowPrefix} and RowKey lt {"row}"} and (Status eq {UsageStatus.Pending} or Status eq {UsageStatus.Sending})");
         return await Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Takes a row for one push run; false when another run changed it first (ETag).</summary>
-    public async Task<bool> TryLeaseAsync(UsageRowEntity row, string owner, DateTimeOffset until, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes rows for one push run, a hundred per transaction of one partition (ETag on each row). Returns the
+    /// rows this run holds now; a row another run or a late record changed first is left out.
+    /// </summary>
+    public async Task<IReadOnlyList<UsageRowEntity>> LeaseAsync(IReadOnlyList<UsageRowEntity> rows, string owner, DateTimeOffset until, CancellationToken cancellationToken)
     {
-        row.Status = UsageStatus.Sending;
-        row.LeaseOwner = owner;
-        row.LeaseUntil = until;
-        return await TryReplaceAsync(row, cancellationToken).ConfigureAwait(false);
+        foreach (var row in rows)
+        {
+            row.Status = UsageStatus.Sending;
+            row.LeaseOwner = owner;
+            row.LeaseUntil = until;
+        }
+
+        return await ReplaceAllAsync(rows, cancellationToken).ConfigureAwait(false);
     }
 
-    public Task<bool> MarkSentAsync(UsageRowEntity row, string resultCode, string? resultMsg, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<UsageRowEntity>> MarkSentAsync(IReadOnlyList<UsageRowEntity> rows, string resultCode, string? resultMsg, CancellationToken cancellationToken)
     {
-        row.Status = UsageStatus.Sent;
-        row.SentAt = time.GetUtcNow();
+        var now = time.GetUtcNow();
+        foreach (var row in rows)
+        {
+            row.Status = UsageStatus.Sent;
+            row.SentAt = now;
+            row.PushAttempts++;
+            row.KooGalleryResultCode = resultCode;
+            row.KooGalleryResultMsg = resultMsg;
+            row.LastError = null;
+            row.LeaseOwner = null;
+            row.LeaseUntil = null;
+        }
+
+        return await ReplaceAllAsync(rows, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>KooGallery refused this row on its own: it is not sent again, and the reason is kept.</summary>
+    public async Task<bool> MarkRejectedAsync(UsageRowEntity row, string resultCode, string? resultMsg, CancellationToken cancellationToken)
+    {
+        row.Status = UsageStatus.Rejected;
         row.PushAttempts++;
         row.KooGalleryResultCode = resultCode;
         row.KooGalleryResultMsg = resultMsg;
-        row.LastError = null;
+        row.LastError = $"KooGallery refused this row: {resultCode} {resultMsg}";
         row.LeaseOwner = null;
         row.LeaseUntil = null;
-        return TryReplaceAsync(row, cancellationToken);
+        return (await ReplaceAllAsync([row], cancellationToken).ConfigureAwait(false)).Count == 1;
     }
 
-    /// <summary>Gives a row back to the next run, with the reason it did not go out.</summary>
-    public Task<bool> ReleaseAsync(UsageRowEntity row, string error, CancellationToken cancellationToken)
+    /// <summary>Gives rows back to the next run, with the reason they did not go out.</summary>
+    public async Task ReleaseAsync(IReadOnlyList<UsageRowEntity> rows, string error, CancellationToken cancellationToken)
     {
-        row.Status = UsageStatus.Pending;
-        row.PushAttempts++;
-        row.LastError = error.Length > 1000 ? error[..1000] : error;
-        row.LeaseOwner = null;
-        row.LeaseUntil = null;
-        return TryReplaceAsync(row, cancellationToken);
+        foreach (var row in rows)
+        {
+            row.Status = UsageStatus.Pending;
+            row.PushAttempts++;
+            row.LastError = error.Length > 1000 ? error[..1000] : error;
+            row.LeaseOwner = null;
+            row.LeaseUntil = null;
+        }
+
+        await ReplaceAllAsync(rows, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>An instance's rows, for operators: a scan of the table, admin use only.</summary>
     public async Task<IReadOnlyList<UsageRowEntity>> ListAsync(string instanceId, CancellationToken cancellationToken)
     {
-        var partition = InstanceKeys.Escape(instanceId);
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {UsageRowEntity.Prefix} and RowKey lt {"usage}"}");
+        var prefix = $"{UsageRowEntity.RowPrefix}{InstanceKeys.Escape(instanceId)}|";
+        var filter = TableClient.CreateQueryFilter($"RowKey ge {prefix} and RowKey lt {prefix + "~"}");
         return await Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Rows not yet accepted by KooGallery whose period ended before <paramref name="cutoff"/>.</summary>
-    public async Task<IReadOnlyList<UsageRowEntity>> FindUnsentAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    /// <summary>Writes rows as they are, a hundred per transaction, opening their hours (tests and the benchmark seed rows this way).</summary>
+    public async Task AddRowsAsync(IEnumerable<UsageRowEntity> rows, CancellationToken cancellationToken)
     {
-        var filter = TableClient.CreateQueryFilter($"RowKey ge {UsageRowEntity.Prefix} and RowKey lt {"usage}"} and Status ne {UsageStatus.Sent} and PeriodEnd lt {cutoff}");
-        return await Table.QueryAsync<UsageRowEntity>(filter, select: ["PartitionKey", "RowKey", "InstanceId", "PeriodEnd", "LastError"], cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var byPartition = rows.GroupBy(r => r.PartitionKey).ToList();
+        foreach (var hour in byPartition.Where(g => g.Any(r => !UsageStatus.IsFinal(r.Status))))
+        {
+            await OpenHourAsync(hour.First().PeriodEnd, cancellationToken).ConfigureAwait(false);
+        }
+
+        await Parallel.ForEachAsync(
+            byPartition.SelectMany(g => g.Chunk(100)),
+            new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (chunk, ct) => await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Add, r)), ct).ConfigureAwait(false))
+            .ConfigureAwait(false);
     }
 
-    /// <summary>Writes a row as it is (tests and tools seed rows this way).</summary>
-    public Task AddRowAsync(UsageRowEntity row, CancellationToken cancellationToken) => Table.AddEntityAsync(row, cancellationToken);
-
-    private async Task<UsageRowEntity?> LatestAsync(string partition, DateTimeOffset periodStart, string? package, CancellationToken cancellationToken)
+    /// <summary>
+    /// Retention: deletes an hour's rows and markers when none is left to send; false (and nothing deleted)
+    /// when the hour still holds rows that are not final.
+    /// </summary>
+    public async Task<(bool Purged, int Deleted)> PurgeHourAsync(UsageHourEntity hour, CancellationToken cancellationToken)
     {
-        var prefix = UsageRowEntity.RowKeyPrefix(periodStart, package);
+        var partition = UsageRowEntity.PartitionPrefix + hour.RowKey;
+        var rows = await Table.QueryAsync<TableEntity>($"PartitionKey eq '{partition}'", select: ["PartitionKey", "RowKey", "Status"], cancellationToken: cancellationToken)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        if (rows.Any(r => r.GetString("Status") is UsageStatus.Pending or UsageStatus.Sending))
+        {
+            return (false, 0);
+        }
+
+        foreach (var chunk in rows.Chunk(100))
+        {
+            await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, ETag.All)), cancellationToken).ConfigureAwait(false);
+        }
+
+        await Schedule.DeleteEntityAsync(hour.PartitionKey, hour.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
+        return (true, rows.Count);
+    }
+
+    public Task ParkAsync(ParkedUsageEntity parked, CancellationToken cancellationToken) => Schedule.UpsertEntityAsync(parked, TableUpdateMode.Replace, cancellationToken);
+
+    public async Task<IReadOnlyList<ParkedUsageEntity>> ParkedAsync(CancellationToken cancellationToken) =>
+        await Schedule.QueryAsync<ParkedUsageEntity>($"PartitionKey eq '{ParkedUsageEntity.Partition}'", cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+
+    public async Task<ParkedUsageEntity?> ParkedAsync(string id, CancellationToken cancellationToken)
+    {
+        var found = await Schedule.GetEntityIfExistsAsync<ParkedUsageEntity>(ParkedUsageEntity.Partition, InstanceKeys.Escape(id), cancellationToken: cancellationToken).ConfigureAwait(false);
+        return found.HasValue ? found.Value : null;
+    }
+
+    public Task UnparkAsync(ParkedUsageEntity parked, CancellationToken cancellationToken) =>
+        Schedule.DeleteEntityAsync(parked.PartitionKey, parked.RowKey, ETag.All, cancellationToken);
+
+    private async Task<UsageRowEntity?> LatestAsync(string partition, string prefix, CancellationToken cancellationToken)
+    {
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {prefix} and RowKey lt {prefix + "~"}");
         UsageRowEntity? latest = null;
         await foreach (var row in Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
@@ -165,20 +311,63 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         return latest;
     }
 
-    private async Task<bool> TryReplaceAsync(UsageRowEntity row, CancellationToken cancellationToken)
+    /// <summary>
+    /// Replaces rows under their ETags, a hundred per transaction of one partition; a transaction that fails
+    /// on one row is redone row by row, so only the rows that changed meanwhile are left out.
+    /// </summary>
+    private async Task<IReadOnlyList<UsageRowEntity>> ReplaceAllAsync(IReadOnlyList<UsageRowEntity> rows, CancellationToken cancellationToken)
+    {
+        var written = new List<UsageRowEntity>(rows.Count);
+        await Parallel.ForEachAsync(
+            rows.GroupBy(r => r.PartitionKey).SelectMany(g => g.Chunk(100)),
+            new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (chunk, ct) =>
+            {
+                var done = await ReplaceChunkAsync(chunk, ct).ConfigureAwait(false);
+                lock (written)
+                {
+                    written.AddRange(done);
+                }
+            }).ConfigureAwait(false);
+        return written;
+    }
+
+    private async Task<IReadOnlyList<UsageRowEntity>> ReplaceChunkAsync(UsageRowEntity[] chunk, CancellationToken cancellationToken)
     {
         try
         {
-            var response = await Table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-            row.ETag = response.Headers.ETag ?? row.ETag;
-            return true;
+            var response = await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpdateReplace, r, r.ETag)), cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                chunk[i].ETag = response.Value[i].Headers.ETag ?? chunk[i].ETag;
+            }
+
+            return chunk;
         }
-        catch (RequestFailedException ex) when (ex.Status is 412 or 404)
+        catch (TableTransactionFailedException ex) when (ex.Status is 412 or 404 && chunk.Length > 1)
         {
-            return false;
+            var done = new List<UsageRowEntity>(chunk.Length);
+            foreach (var row in chunk)
+            {
+                try
+                {
+                    var response = await Table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+                    row.ETag = response.Headers.ETag ?? row.ETag;
+                    done.Add(row);
+                }
+                catch (RequestFailedException one) when (one.Status is 412 or 404)
+                {
+                    // Changed by another run or a late record first: not ours any more.
+                }
+            }
+
+            return done;
+        }
+        catch (TableTransactionFailedException ex) when (ex.Status is 412 or 404)
+        {
+            return [];
         }
     }
-
 }
 
 internal static class UsagePeriods

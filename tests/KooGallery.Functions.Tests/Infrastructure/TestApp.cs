@@ -69,6 +69,7 @@ public sealed class TestApp : IAsyncDisposable
         settings["Storage:InstanceTable"] = $"Instances{run}";
         settings["KooGalleryLifecycleQueue"] = $"lifecycle-{run}";
         settings["Storage:UsageTable"] = $"Usage{run}";
+        settings["Storage:ScheduleTable"] = $"Schedule{run}";
         settings["KooGalleryUsageQueue"] = $"usage-{run}";
         // Fast back-off so retry tests take milliseconds; the policies themselves are the production ones.
         settings["OutboundHttp:RetryBaseDelay"] = "00:00:00.020";
