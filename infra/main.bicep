@@ -190,10 +190,13 @@ var appSettings = {
   Lifecycle__RetryBaseDelay: '00:00:30'
   Lifecycle__RetryMaxDelay: '00:15:00'
   Lifecycle__GiveUpAfter: lifecycleGiveUpAfter
+  Lifecycle__EventRetention: '365.00:00:00'
   Metering__DailyBilledProducts__0: empty(dailyBilledProducts) ? '' : dailyBilledProducts[0]
   Metering__UnsentAlertAge: unsentUsageAlertAge
   Metering__LeaseDuration: '00:10:00'
   Metering__MaxRecordsPerIntake: '1000'
+  Metering__MaxRecordAge: '7.00:00:00'
+  Metering__SentRetention: '35.00:00:00'
 }
 
 module app 'modules/functionapp.bicep' = {
