@@ -182,7 +182,7 @@ public class MeteringTests
         var summary = await Job(market.App).RunAsync(CancellationToken.None);
 
         Assert.Equal((2500, 3), (summary.Pushed, summary.Batches));
-        Assert.Equal([1000, 1000, 500], market.OpenApi.UsagePushes.Select(p => p.Records.Count));
+        Assert.Equal([500, 1000, 1000], market.OpenApi.UsagePushes.Select(p => p.Records.Count).Order());
         Assert.Equal(2500, market.OpenApi.UsagePushes.SelectMany(p => p.Records).Select(r => r["metering_sn"]!.GetValue<string>()).Distinct().Count());
     }
 
@@ -223,19 +223,42 @@ public class MeteringTests
     }
 
     [Fact]
-    public async Task A_row_left_leased_by_a_crashed_run_goes_out_with_the_same_metering_sn_after_the_lease()
+    public async Task An_hour_left_leased_by_a_crashed_run_goes_out_with_the_same_metering_sn_after_the_lease()
     {
         await using var market = await LocalMarketplace.StartAsync();
         var store = Store(market.App);
         await SeedAsync(store, market.App.Clock.GetUtcNow().AddHours(-3), instances: 1, hours: 1);
         var row = Assert.Single(await store.ListAsync("seed-0", CancellationToken.None));
-        Assert.Single(await store.LeaseAsync([row], "crashed-run", market.App.Clock.GetUtcNow().AddMinutes(10), CancellationToken.None));
+        var hour = Assert.Single(await store.OpenHoursAsync(market.App.Clock.GetUtcNow(), CancellationToken.None));
+        Assert.True(await store.TryLeaseHourAsync(hour, "crashed-run", market.App.Clock.GetUtcNow().AddMinutes(10), CancellationToken.None));
 
-        Assert.Equal(0, (await Job(market.App).RunAsync(CancellationToken.None)).Pushed);
+        var held = await Job(market.App).RunAsync(CancellationToken.None);
+        Assert.Equal((0, 1), (held.Pushed, held.HoursHeldByOtherRuns));
         market.App.Clock.Advance(TimeSpan.FromMinutes(11));
         Assert.Equal(1, (await Job(market.App).RunAsync(CancellationToken.None)).Pushed);
 
         Assert.Equal(row.MeteringSn, Assert.Single(Assert.Single(market.OpenApi.UsagePushes).Records)["metering_sn"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_late_record_that_lands_between_the_read_and_the_mark_is_split_off_and_sent_next_run()
+    {
+        var (market, id, hour) = await StartWithInstanceAsync();
+        await using var _ = market;
+        await PostAsync(market.App, Record(id, hour, 2, "early"));
+        var store = Store(market.App);
+        var read = Assert.Single(await store.ListAsync(id, CancellationToken.None));
+
+        // The push read the row (value 2) and pushed it; a late record lands before the push marks it.
+        await PostAsync(market.App, Record(id, hour.AddMinutes(30), 3, "late"));
+        var final = await store.MarkSentAsync([read], "92020000", "success", CancellationToken.None);
+
+        Assert.Single(final);
+        var rows = (await store.ListAsync(id, CancellationToken.None)).OrderBy(r => r.Sequence).ToList();
+        Assert.Equal([("2", UsageStatus.Sent), ("3", UsageStatus.Pending)], rows.Select(r => (r.UsageValue, r.Status)));
+        Assert.NotEqual(rows[0].MeteringSn, rows[1].MeteringSn);
+        Assert.Equal(1, (await Job(market.App).RunAsync(CancellationToken.None)).Pushed);
+        Assert.Equal("3", Assert.Single(Assert.Single(market.OpenApi.UsagePushes).Records)["usage_value"]!.GetValue<string>());
     }
 
     [Fact]

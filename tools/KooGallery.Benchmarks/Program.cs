@@ -11,7 +11,10 @@ using Microsoft.Extensions.DependencyInjection;
 // → ProductionInterface function class → verification, nonce, Table Storage, queue → exact signed bytes.
 // Storage is Azurite (in memory, loopback). No Functions host or Kestrel in the path; they add a roughly
 // constant cost not measured here. Usage: dotnet run -c Release --project tools/KooGallery.Benchmarks [-- --iterations 300]
-var iterations = args.Length >= 2 && args[0] == "--iterations" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 300;
+int Arg(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+var iterations = Arg("--iterations", 300);
+var scaleRows = Arg("--scale-rows", 100_000);
+var idleInstances = Arg("--idle-instances", 10_000);
 var counter = new StorageRoundTrips();
 await using var openApi = await OpenApiEmulator.StartAsync(new OpenApiEmulatorOptions { UsagePushKeys = [TestApp.Key] });
 await using var app = await TestApp.StartAsync(
@@ -132,6 +135,75 @@ for (var run2 = 0; run2 < 2; run2++)
 
 var pushLine = string.Create(CultureInfo.InvariantCulture, $"Usage push: {hourIndex} rows in {pushTimes[0].TotalSeconds:F2} s (lease, {Math.Ceiling(hourIndex / 1000.0)} signed batches to the emulator, mark sent); a run with nothing to send: {pushTimes[1].TotalMilliseconds:F0} ms.");
 
+// Scale: N due usage rows pushed in one run through the emulator; then, with those N rows sent and M idle
+// instances present, what one push run with nothing due and one sweep read.
+var store = app.Services.GetRequiredService<KooGallery.Functions.Metering.UsageStore>();
+var sweeper = app.Services.GetRequiredService<LifecycleSweeper>();
+var repository = app.Services.GetRequiredService<InstanceRepository>();
+await pushJob.RunAsync(CancellationToken.None); // nothing left from the intake section
+var scaleHours = 10;
+var scaleStart = app.Clock.GetUtcNow().AddHours(-(scaleHours + 2));
+scaleStart = new DateTimeOffset(scaleStart.Year, scaleStart.Month, scaleStart.Day, scaleStart.Hour, 0, 0, TimeSpan.Zero);
+var seedWatch = Stopwatch.StartNew();
+await store.AddRowsAsync(
+    from i in Enumerable.Range(0, scaleRows / scaleHours)
+    from h in Enumerable.Range(0, scaleHours)
+    let start = scaleStart.AddHours(h)
+    select new KooGallery.Functions.Metering.UsageRowEntity
+    {
+        PartitionKey = KooGallery.Functions.Metering.UsageRowEntity.PartitionFor(start.AddHours(1)),
+        RowKey = KooGallery.Functions.Metering.UsageRowEntity.RowKeyFor($"scale-{i}", start, null, 0),
+        InstanceId = $"scale-{i}",
+        PeriodStart = start,
+        PeriodEnd = start.AddHours(1),
+        UsageValue = "2.5",
+        RecordCount = 1,
+        MeteringSn = KooGallery.Functions.Metering.UsageRowEntity.MeteringSnFor($"scale-{i}", start, null, 0),
+        CreatedAt = start,
+    },
+    CancellationToken.None);
+seedWatch.Stop();
+var pushesBefore = openApi.UsagePushes.Count;
+var scaleWatch = Stopwatch.StartNew();
+var scalePush = await pushJob.RunAsync(CancellationToken.None);
+scaleWatch.Stop();
+if (scalePush.Pushed != scaleRows || openApi.UsagePushes.Skip(pushesBefore).Sum(p => p.Records.Count) != scaleRows)
+{
+    throw new InvalidOperationException($"the scale push sent {scalePush.Pushed} of {scaleRows} rows");
+}
+
+var idleWatch = Stopwatch.StartNew();
+await Parallel.ForEachAsync(Enumerable.Range(0, idleInstances), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+{
+    var id = $"kgidle{run}{i:D6}";
+    var now = app.Clock.GetUtcNow();
+    await repository.TryCreateAsync(
+        new InstanceEntity { InstanceId = id, OrderId = $"CS-IDLE-{i}", State = nameof(InstanceState.Ready), ChargingMode = "PERIOD", FrontEndUrl = "https://idle.example.com/", CreatedAt = now, UpdatedAt = now, ReadyAt = now },
+        repository.Event("callback", "newInstance", $"CS-IDLE-{i}", null, InstanceState.Ready, "seeded idle instance"),
+        ct);
+});
+idleWatch.Stop();
+
+app.Clock.Advance(TimeSpan.FromHours(1)); // past the settle time, and every index entry of the earlier sections
+await pushJob.RunAsync(CancellationToken.None); // closes the hours just sent (reads one ledger row per hour)
+await sweeper.SweepAsync(CancellationToken.None); // forgets the instances of the earlier sections
+var idlePushWatch = Stopwatch.StartNew();
+var idlePush = await pushJob.RunAsync(CancellationToken.None);
+idlePushWatch.Stop();
+var idleSweepWatch = Stopwatch.StartNew();
+var idleSweep = await sweeper.SweepAsync(CancellationToken.None);
+idleSweepWatch.Stop();
+
+// What the scans these replaced would have read: every usage row, every entity of the instance table.
+var tables = app.Services.GetRequiredService<Azure.Data.Tables.TableServiceClient>();
+var usageEntities = await tables.GetTableClient(app.Settings["Storage:UsageTable"]).QueryAsync<Azure.Data.Tables.TableEntity>(select: ["PartitionKey"]).CountAsync();
+var instanceEntities = await tables.GetTableClient(app.Settings["Storage:InstanceTable"]).QueryAsync<Azure.Data.Tables.TableEntity>(select: ["PartitionKey"]).CountAsync();
+var scaleLines = new[]
+{
+    string.Create(CultureInfo.InvariantCulture, $"Usage push at scale: {scaleRows} due rows ({scaleRows / scaleHours} instances x {scaleHours} hours, seeded in {seedWatch.Elapsed.TotalSeconds:F1} s) pushed in one run in {scaleWatch.Elapsed.TotalSeconds:F1} s: {scalePush.Batches} signed batches of 1000 to the emulator, {scalePush.EntitiesRead} entities read."),
+    string.Create(CultureInfo.InvariantCulture, $"With {usageEntities} usage entities (rows and markers) and {instanceEntities} instance-table entities ({idleInstances} idle instances seeded in {idleWatch.Elapsed.TotalSeconds:F1} s) present: a push run with nothing due read {idlePush.EntitiesRead} entities in {idlePushWatch.Elapsed.TotalMilliseconds:F0} ms; a sweep read {idleSweep.EntitiesRead} entities ({idleSweep.EntriesDue} index entries due) in {idleSweepWatch.Elapsed.TotalMilliseconds:F0} ms. The full-table scans they replace would read {usageEntities} and {instanceEntities}."),
+};
+
 // Throughput: 16 concurrent callers.
 const int concurrency = 16;
 var total = iterations * 2;
@@ -160,6 +232,8 @@ var output = new StringBuilder()
     .AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {Environment.OSVersion}, .NET {Environment.Version}; Azurite in memory on loopback.")
     .AppendLine(CultureInfo.InvariantCulture, $"Throughput with {concurrency} concurrent callers: {total / wall.Elapsed.TotalSeconds:F0} newInstance/s.")
     .AppendLine(pushLine)
+    .AppendLine(scaleLines[0])
+    .AppendLine(scaleLines[1])
     .AppendLine()
     .AppendLine("| callback | n | p50 ms | p95 ms | p99 ms | max ms | storage round trips |")
     .AppendLine("|---|---|---|---|---|---|---|");

@@ -13,9 +13,6 @@ public static class UsageStatus
     /// <summary>Collecting records, or waiting for the next push run.</summary>
     public const string Pending = "pending";
 
-    /// <summary>Leased by a push run that is sending it.</summary>
-    public const string Sending = "sending";
-
     /// <summary>Accepted by KooGallery.</summary>
     public const string Sent = "sent";
 
@@ -34,9 +31,9 @@ public static class UsageStatus
 /// daily), for one package instance. Rows live in the partition of the hour their period ends
 /// (<see cref="PartitionFor"/>), with the record-id markers of that period beside them: a record and its
 /// marker are one transaction, a push run takes a whole hour's due rows with one query and leases and marks
-/// them a hundred at a time, and retention drops whole old partitions. A period's row is closed once it is
-/// leased for sending; late records for it open the next sequence, so nothing is dropped and nothing that
-/// KooGallery accepted is changed.
+/// them a hundred at a time, and retention drops whole old partitions. A period's row takes records until it
+/// is sent; late records then open the next sequence, so nothing is dropped and nothing that KooGallery
+/// accepted is changed.
 /// </summary>
 public sealed class UsageRowEntity : ITableEntity
 {
@@ -69,10 +66,6 @@ public sealed class UsageRowEntity : ITableEntity
     public string MeteringSn { get; set; } = string.Empty;
 
     public string Status { get; set; } = UsageStatus.Pending;
-
-    public string? LeaseOwner { get; set; }
-
-    public DateTimeOffset? LeaseUntil { get; set; }
 
     public int PushAttempts { get; set; }
 
@@ -138,8 +131,9 @@ public sealed class UsageRecordMarker : ITableEntity
 
 /// <summary>
 /// One row per hour partition that may hold rows to push (table <c>Storage__ScheduleTable</c>, partition
-/// <c>usage-hours</c>): written before a row that needs pushing is created, cleared by the push run once
-/// nothing in that hour is left to send. The push run reads these few rows instead of the usage table.
+/// <c>usage-hours</c>): written before a row that needs pushing is created, closed by the push run once
+/// nothing in that hour is left to send. The push run reads these few rows instead of the usage table, and
+/// leases an hour here (ETag) before sending its rows, so two overlapping runs never send the same hour.
 /// </summary>
 public sealed class UsageHourEntity : ITableEntity
 {
@@ -159,8 +153,10 @@ public sealed class UsageHourEntity : ITableEntity
     /// <summary>When intake last opened a row in this hour.</summary>
     public DateTimeOffset? OpenedAt { get; set; }
 
-    /// <summary>Whether the hour's partition still exists (false once retention deleted it).</summary>
-    public bool Purged { get; set; }
+    /// <summary>The push run sending this hour, until <see cref="LeaseUntil"/>.</summary>
+    public string? LeaseOwner { get; set; }
+
+    public DateTimeOffset? LeaseUntil { get; set; }
 }
 
 /// <summary>

@@ -149,50 +149,80 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         return await Schedule.QueryAsync<UsageHourEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Closes an hour if the ledger row is unchanged since read (an intake that opened a row meanwhile keeps it open).</summary>
-    public async Task<bool> TryCloseHourAsync(UsageHourEntity hour, CancellationToken cancellationToken)
+    /// <summary>
+    /// Takes an hour for one push run (ETag on the ledger row). False when another run holds an unexpired
+    /// lease on it; an intake opening a row meanwhile only makes this read again.
+    /// </summary>
+    public async Task<bool> TryLeaseHourAsync(UsageHourEntity hour, string owner, DateTimeOffset until, CancellationToken cancellationToken)
     {
-        hour.Open = false;
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            if (hour.LeaseOwner is not null && hour.LeaseOwner != owner && hour.LeaseUntil > time.GetUtcNow())
+            {
+                return false;
+            }
+
+            hour.LeaseOwner = owner;
+            hour.LeaseUntil = until;
+            try
+            {
+                var response = await Schedule.UpdateEntityAsync(hour, hour.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+                hour.ETag = response.Headers.ETag ?? hour.ETag;
+                return true;
+            }
+            catch (RequestFailedException ex) when (ex.Status is 412 or 404)
+            {
+                var fresh = await Schedule.GetEntityIfExistsAsync<UsageHourEntity>(hour.PartitionKey, hour.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (!fresh.HasValue || fresh.Value is null)
+                {
+                    return false;
+                }
+
+                hour = CopyInto(hour, fresh.Value);
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Gives an hour back after a run: closed when <paramref name="finished"/> (every row final) and no intake
+    /// opened a row in it since the run read the ledger; else only the lease is dropped. Unconditional on
+    /// failure: an unreleased lease simply expires.
+    /// </summary>
+    public async Task ReleaseHourAsync(UsageHourEntity hour, bool finished, CancellationToken cancellationToken)
+    {
+        hour.LeaseOwner = null;
+        hour.LeaseUntil = null;
+        hour.Open = !finished;
         try
         {
-            await Schedule.UpdateEntityAsync(hour, hour.ETag, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
-            return true;
+            await Schedule.UpdateEntityAsync(hour, hour.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
         }
         catch (RequestFailedException ex) when (ex.Status is 412 or 404)
         {
-            return false;
+            // An intake opened a row in this hour meanwhile: it stays open, and the lease lapses by itself.
         }
     }
 
-    /// <summary>The rows of an hour that are not final yet (pending, or being sent).</summary>
-    public async Task<IReadOnlyList<UsageRowEntity>> UnfinishedRowsAsync(string hourKey, CancellationToken cancellationToken)
+    /// <summary>The rows of an hour that are still to be sent.</summary>
+    public async Task<IReadOnlyList<UsageRowEntity>> PendingRowsAsync(string hourKey, CancellationToken cancellationToken)
     {
         var partition = UsageRowEntity.PartitionPrefix + hourKey;
         var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {partition} and RowKey ge {UsageRowEntity.RowPrefix} and RowKey lt {"row}"} and (Status eq {UsageStatus.Pending} or Status eq {UsageStatus.Sending})");
+            $"PartitionKey eq {partition} and RowKey ge {UsageRowEntity.RowPrefix} and RowKey lt {"row}"} and Status eq {UsageStatus.Pending}");
         return await Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Takes rows for one push run, a hundred per transaction of one partition (ETag on each row). Returns the
-    /// rows this run holds now; a row another run or a late record changed first is left out.
+    /// Marks rows sent, under the ETag of the read the push was made from, a hundred per transaction. A row
+    /// that took late records after that read is split: what was sent is marked sent, the rest becomes the
+    /// next sequence, pending. Returns the rows now final.
     /// </summary>
-    public async Task<IReadOnlyList<UsageRowEntity>> LeaseAsync(IReadOnlyList<UsageRowEntity> rows, string owner, DateTimeOffset until, CancellationToken cancellationToken)
-    {
-        foreach (var row in rows)
-        {
-            row.Status = UsageStatus.Sending;
-            row.LeaseOwner = owner;
-            row.LeaseUntil = until;
-        }
-
-        return await ReplaceAllAsync(rows, cancellationToken).ConfigureAwait(false);
-    }
-
     public async Task<IReadOnlyList<UsageRowEntity>> MarkSentAsync(IReadOnlyList<UsageRowEntity> rows, string resultCode, string? resultMsg, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        foreach (var row in rows)
+        void Sent(UsageRowEntity row)
         {
             row.Status = UsageStatus.Sent;
             row.SentAt = now;
@@ -200,11 +230,25 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             row.KooGalleryResultCode = resultCode;
             row.KooGalleryResultMsg = resultMsg;
             row.LastError = null;
-            row.LeaseOwner = null;
-            row.LeaseUntil = null;
         }
 
-        return await ReplaceAllAsync(rows, cancellationToken).ConfigureAwait(false);
+        foreach (var row in rows)
+        {
+            Sent(row);
+        }
+
+        var written = await ReplaceAllAsync(rows, cancellationToken).ConfigureAwait(false);
+        var done = written.ToHashSet();
+        var final = new List<UsageRowEntity>(written);
+        foreach (var row in rows.Where(r => !done.Contains(r)))
+        {
+            if (await SplitAfterSendAsync(row, Sent, cancellationToken).ConfigureAwait(false) is { } split)
+            {
+                final.Add(split);
+            }
+        }
+
+        return final;
     }
 
     /// <summary>KooGallery refused this row on its own: it is not sent again, and the reason is kept.</summary>
@@ -215,8 +259,6 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         row.KooGalleryResultCode = resultCode;
         row.KooGalleryResultMsg = resultMsg;
         row.LastError = $"KooGallery refused this row: {resultCode} {resultMsg}";
-        row.LeaseOwner = null;
-        row.LeaseUntil = null;
         return (await ReplaceAllAsync([row], cancellationToken).ConfigureAwait(false)).Count == 1;
     }
 
@@ -228,10 +270,9 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             row.Status = UsageStatus.Pending;
             row.PushAttempts++;
             row.LastError = error.Length > 1000 ? error[..1000] : error;
-            row.LeaseOwner = null;
-            row.LeaseUntil = null;
         }
 
+        // Bookkeeping only: a row that took a late record meanwhile simply keeps its newer state.
         await ReplaceAllAsync(rows, cancellationToken).ConfigureAwait(false);
     }
 
@@ -268,7 +309,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         var partition = UsageRowEntity.PartitionPrefix + hour.RowKey;
         var rows = await Table.QueryAsync<TableEntity>($"PartitionKey eq '{partition}'", select: ["PartitionKey", "RowKey", "Status"], cancellationToken: cancellationToken)
             .ToListAsync(cancellationToken).ConfigureAwait(false);
-        if (rows.Any(r => r.GetString("Status") is UsageStatus.Pending or UsageStatus.Sending))
+        if (rows.Any(r => r.GetString("Status") is UsageStatus.Pending))
         {
             return (false, 0);
         }
@@ -295,6 +336,66 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
 
     public Task UnparkAsync(ParkedUsageEntity parked, CancellationToken cancellationToken) =>
         Schedule.DeleteEntityAsync(parked.PartitionKey, parked.RowKey, ETag.All, cancellationToken);
+
+    /// <summary>
+    /// A row whose mark failed because late records were added after the push read it: the value that was
+    /// sent stays with this row (sent), the difference moves to the next sequence (pending, its own
+    /// <c>metering_sn</c>), in one transaction. Null when the row is already final (another run marked it).
+    /// </summary>
+    private async Task<UsageRowEntity?> SplitAfterSendAsync(UsageRowEntity sentAs, Action<UsageRowEntity> markSent, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var found = await Table.GetEntityIfExistsAsync<UsageRowEntity>(sentAs.PartitionKey, sentAs.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (!found.HasValue || found.Value is not { } current || UsageStatus.IsFinal(current.Status))
+            {
+                return null;
+            }
+
+            var prefix = sentAs.RowKey[..(sentAs.RowKey.LastIndexOf('|') + 1)];
+            var latest = await LatestAsync(sentAs.PartitionKey, prefix, cancellationToken).ConfigureAwait(false);
+            var rest = new UsageRowEntity
+            {
+                PartitionKey = current.PartitionKey,
+                RowKey = UsageRowEntity.RowKeyFor(current.InstanceId, current.PeriodStart, current.RelatePackageInstance, latest!.Sequence + 1),
+                InstanceId = current.InstanceId,
+                PeriodStart = current.PeriodStart,
+                PeriodEnd = current.PeriodEnd,
+                Sequence = latest.Sequence + 1,
+                RelatePackageInstance = current.RelatePackageInstance,
+                UsageValue = UsageValues.Format(current.Value - sentAs.Value),
+                RecordCount = Math.Max(1, current.RecordCount - sentAs.RecordCount),
+                MeteringSn = UsageRowEntity.MeteringSnFor(current.InstanceId, current.PeriodStart, current.RelatePackageInstance, latest.Sequence + 1),
+                CreatedAt = time.GetUtcNow(),
+            };
+            current.UsageValue = sentAs.UsageValue;
+            current.RecordCount = sentAs.RecordCount;
+            markSent(current);
+            try
+            {
+                await Table.SubmitTransactionAsync(
+                    [new TableTransactionAction(TableTransactionActionType.UpdateReplace, current, current.ETag), new TableTransactionAction(TableTransactionActionType.Add, rest)],
+                    cancellationToken).ConfigureAwait(false);
+                return current;
+            }
+            catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412)
+            {
+                // More late records, or the next sequence was opened meanwhile: read again.
+            }
+        }
+
+        throw new InvalidOperationException($"Usage row {sentAs.RowKey} kept changing while its sent part was split off.");
+    }
+
+    private static UsageHourEntity CopyInto(UsageHourEntity target, UsageHourEntity fresh)
+    {
+        target.Open = fresh.Open;
+        target.OpenedAt = fresh.OpenedAt;
+        target.LeaseOwner = fresh.LeaseOwner;
+        target.LeaseUntil = fresh.LeaseUntil;
+        target.ETag = fresh.ETag;
+        return target;
+    }
 
     private async Task<UsageRowEntity?> LatestAsync(string partition, string prefix, CancellationToken cancellationToken)
     {
