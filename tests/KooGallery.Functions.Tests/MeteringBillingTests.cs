@@ -230,7 +230,8 @@ public class MeteringBillingTests
         await using var market = await LocalMarketplace.StartAsync();
         var debug = await market.NewInstanceAsync("MOCKONDEMAND", test: true, productId: "P-DEBUG");
         await market.DrainAsync();
-        var hour = market.App.Clock.GetUtcNow().AddHours(-3);
+        var now = market.App.Clock.GetUtcNow();
+        var hour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddHours(-3);
 
         var (_, reply) = await PostAsync(market.App, "{\"records\":[" + Record(debug, hour, "7") + "]}");
         var summary = await market.App.Services.GetRequiredService<UsagePushJob>().RunAsync(CancellationToken.None);

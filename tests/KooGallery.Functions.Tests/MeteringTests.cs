@@ -311,24 +311,6 @@ public class MeteringTests
         Assert.Equal(new DateTimeOffset(2026, 11, 29, 17, 0, 0, TimeSpan.Zero), UsagePeriods.Of(new DateTimeOffset(2026, 11, 29, 17, 30, 0, TimeSpan.Zero), false, TimeSpan.Zero).Start);
     }
 
-    private static async Task SeedAsync(UsageStore store, DateTimeOffset since, int instances, int hours)
-    {
-        var first = new DateTimeOffset(since.Year, since.Month, since.Day, since.Hour, 0, 0, TimeSpan.Zero);
-        var rows = from i in Enumerable.Range(0, instances)
-                   from h in Enumerable.Range(0, hours)
-                   let start = first.AddHours(h)
-                   select new UsageRowEntity
-                   {
-                       PartitionKey = UsageRowEntity.PartitionFor(start.AddHours(1)),
-                       RowKey = UsageRowEntity.RowKeyFor($"seed-{i}", start, null, 0),
-                       InstanceId = $"seed-{i}",
-                       PeriodStart = start,
-                       PeriodEnd = start.AddHours(1),
-                       UsageValue = "1.5",
-                       RecordCount = 1,
-                       MeteringSn = UsageRowEntity.MeteringSnFor($"seed-{i}", start, null, 0),
-                       CreatedAt = since,
-                   };
-        await store.AddRowsAsync(rows, CancellationToken.None);
-    }
+    private static async Task SeedAsync(UsageStore store, DateTimeOffset since, int instances, int hours) =>
+        await store.AddRowsAsync(MeteringBillingTests.Seed(new DateTimeOffset(since.Year, since.Month, since.Day, since.Hour, 0, 0, TimeSpan.Zero), instances, hours), CancellationToken.None);
 }

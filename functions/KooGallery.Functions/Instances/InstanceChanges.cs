@@ -59,13 +59,10 @@ public static class InstanceChanges
             case InstanceCommand.Release:
                 instance.ReleaseOrderId = change.OrderId;
                 instance.State = decision.Next.ToString();
-                instance.FailedWork = null;
-                instance.FailureReason = null;
-                instance.StateBeforeFailure = null;
-                instance.FailedAt = null;
 
-                // A release goes to the tenant API, which a back-off for KooGallery's API should not hold up.
-                instance.ResetRetries();
+                // A release also goes ahead of a back-off: it goes to the tenant API, which a back-off for
+                // KooGallery's API should not hold up.
+                instance.ClearFailure();
                 instance.AddPending(WorkKinds.Release, now);
                 return (from, decision.Next, change.Detail ?? "released");
 

@@ -195,6 +195,16 @@ public sealed class InstanceEntity : ITableEntity
             ? null
             : new AppInfo(FrontEndUrl, AdminUrl, UserName, PasswordProtected is null ? null : protector.Unprotect(PasswordProtected, InstanceId), Memo);
 
+    /// <summary>Forgets a failure: the instance is going back to work (re-drive) or away (release).</summary>
+    public void ClearFailure()
+    {
+        FailedWork = null;
+        FailureReason = null;
+        StateBeforeFailure = null;
+        FailedAt = null;
+        ResetRetries();
+    }
+
     /// <summary>Clears the state of a run of transient failures once work succeeds (or an operator steps in).</summary>
     public void ResetRetries()
     {

@@ -269,11 +269,7 @@ public sealed class InstanceLifecycle(
             var from = instance.CurrentState;
             var failedWork = instance.FailedWork;
             instance.State = decision.Next.ToString();
-            instance.FailedWork = null;
-            instance.FailureReason = null;
-            instance.StateBeforeFailure = null;
-            instance.FailedAt = null;
-            instance.ResetRetries();
+            instance.ClearFailure();
             if (failedWork is not null)
             {
                 instance.AddPending(failedWork, time.GetUtcNow());

@@ -1,10 +1,7 @@
 using Azure;
 using Azure.Core;
 using Azure.Core.Pipeline;
-using KooGallery.Functions.Storage;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace KooGallery.Functions.Tests.Infrastructure;
 
@@ -40,10 +37,7 @@ public sealed class StorageOutage : HttpPipelinePolicy
 
     public static bool Transactions(HttpMessage message) => message.Request.Uri.Path.EndsWith("/$batch", StringComparison.Ordinal);
 
-    public void FailIn(IServiceCollection services) =>
-        services
-            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateTableServiceClient(sp.GetRequiredService<IConfiguration>(), this)))
-            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateQueueServiceClient(sp.GetRequiredService<IConfiguration>(), this)));
+    public void FailIn(IServiceCollection services) => StorageRoundTrips.WithPolicy(services, this);
 
     public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {

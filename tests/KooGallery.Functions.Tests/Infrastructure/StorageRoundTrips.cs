@@ -37,10 +37,13 @@ public sealed class StorageRoundTrips : HttpPipelinePolicy
     }
 
     /// <summary>Registers the app's own storage clients again, with this counter in their pipelines.</summary>
-    public void CountIn(IServiceCollection services) =>
+    public void CountIn(IServiceCollection services) => WithPolicy(services, this);
+
+    /// <summary>The app's own Table and Queue clients, built as production builds them, with <paramref name="policy"/> added.</summary>
+    public static void WithPolicy(IServiceCollection services, HttpPipelinePolicy policy) =>
         services
-            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateTableServiceClient(sp.GetRequiredService<IConfiguration>(), this)))
-            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateQueueServiceClient(sp.GetRequiredService<IConfiguration>(), this)));
+            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateTableServiceClient(sp.GetRequiredService<IConfiguration>(), policy)))
+            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateQueueServiceClient(sp.GetRequiredService<IConfiguration>(), policy)));
 
     public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {
