@@ -45,6 +45,9 @@ param unsentUsageAlertAge string = '02:00:00'
 @description('How long transient failures of life-cycle work are retried before an instance is marked Failed (d.hh:mm:ss).')
 param lifecycleGiveUpAfter string = '1.00:00:00'
 
+@description('Where the software sends a user to renew a refused licence when KooGallery names no link.')
+param licenseRenewalUrl string = 'https://marketplace.huaweicloud.com/'
+
 @description('E-mail for alerts; empty: alerts fire without a notification.')
 param alertEmail string = ''
 
@@ -88,8 +91,8 @@ var token = toLower(uniqueString(subscription().id, environmentName, location))
 var deploymentContainerName = 'app-package-${take(token, 8)}'
 
 // The names the app uses (StorageOptions defaults); InfrastructureTests checks this list against the code.
-var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage', 'KooGallerySchedule']
-var queueNames = ['koogallery-lifecycle', 'koogallery-lifecycle-poison', 'koogallery-usage', 'koogallery-usage-poison']
+var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage', 'KooGallerySchedule', 'KooGalleryLicenses']
+var queueNames = ['koogallery-lifecycle', 'koogallery-lifecycle-poison', 'koogallery-usage', 'koogallery-usage-poison', 'koogallery-licenses', 'koogallery-licenses-poison']
 
 var siteHosts = {
   cn: { primary: 'https://mkt.myhuaweicloud.com', fallback: 'https://mkt.myhuaweicloud.cn' }
@@ -164,8 +167,10 @@ var appSettings = {
   Storage__InstanceTable: tableNames[2]
   Storage__UsageTable: tableNames[3]
   Storage__ScheduleTable: tableNames[4]
+  Storage__LicenseTable: tableNames[5]
   KooGalleryLifecycleQueue: queueNames[0]
   KooGalleryUsageQueue: queueNames[2]
+  KooGalleryLicenseQueue: queueNames[4]
   KooGalleryUsagePushSchedule: '0 5 * * * *'
   Marketplace__Site: koogallerySite
   Marketplace__BaseUrl: siteHosts[koogallerySite].primary
@@ -197,6 +202,9 @@ var appSettings = {
   Metering__MaxRecordsPerIntake: '1000'
   Metering__MaxRecordAge: '7.00:00:00'
   Metering__SentRetention: '35.00:00:00'
+  Licensing__RefreshInterval: '1.00:00:00'
+  Licensing__QueryTimeout: '00:00:05'
+  Licensing__RenewalUrl: licenseRenewalUrl
 }
 
 module app 'modules/functionapp.bicep' = {

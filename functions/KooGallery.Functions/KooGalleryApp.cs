@@ -1,6 +1,7 @@
 using KooGallery.Functions.Callbacks;
 using KooGallery.Functions.Configuration;
 using KooGallery.Functions.Instances;
+using KooGallery.Functions.Licensing;
 using KooGallery.Functions.Marketplace;
 using KooGallery.Functions.Metering;
 using KooGallery.Functions.Outbound;
@@ -45,6 +46,7 @@ public static class KooGalleryApp
             {
                 o.LifecycleQueue = configuration[StorageOptions.LifecycleQueueSetting] ?? StorageOptions.DefaultLifecycleQueue;
                 o.UsageQueue = configuration[StorageOptions.UsageQueueSetting] ?? StorageOptions.DefaultUsageQueue;
+                o.LicenseQueue = configuration[StorageOptions.LicenseQueueSetting] ?? StorageOptions.DefaultLicenseQueue;
             })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
@@ -65,6 +67,18 @@ public static class KooGalleryApp
         services.AddProvisioning(configuration);
         services.AddInstances(configuration);
         services.AddMetering(configuration);
+        services.AddLicensing(configuration);
+        return services;
+    }
+
+    private static IServiceCollection AddLicensing(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<LicenseOptions>().Bind(configuration.GetSection(LicenseOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<LicenseOptions>, LicenseOptionsValidator>();
+        services.AddSingleton<LicenseRepository>();
+        services.AddSingleton<LicenseNotifier>();
+        services.AddSingleton<LicenseService>();
+        services.AddLicenseHandlers();
         return services;
     }
 

@@ -83,6 +83,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         await Case("10", "tampered, wrong key, stale, no nonce, replayed nonce refused", Case10, cancellationToken).ConfigureAwait(false);
         await Case("10b", "exact resend within the window: same answer", Case10b, cancellationToken).ConfigureAwait(false);
         await Case("11", "unknown activity 000002", Case11, cancellationToken).ConfigureAwait(false);
+        await Case("14", "licence callbacks: refresh, repeat, freeze, unfreeze, release twice, bad field", Case14, cancellationToken).ConfigureAwait(false);
         return new ConformanceReport(caller.Url.ToString(), started, results.OrderBy(r => Order(r.Number)).ToList());
     }
 
@@ -330,6 +331,24 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
     {
         var reply = await Call(check, "conformanceUnknownActivity", new { testFlag = "1" }, ct).ConfigureAwait(false);
         check.Answer(reply, "000002", "unknown activity");
+    }
+
+    /// <summary>
+    /// Licence-code 2.0 (spec §5.11) on a fresh mock licence code: every change answers 000000, the same renewal
+    /// again and a second release too, an impossible unfreeze of the released licence and a bad field 000002.
+    /// </summary>
+    private async Task Case14(Check check, CancellationToken ct)
+    {
+        var license = "PLMOCKCONF" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
+        var renewal = new { license, orderId = "MOCKMONTYRENEW", orderLineId = "MOCKMONTYRENEW-000001", expireTime = caller.Now.AddYears(1).ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture), scene = "RENEWAL", testFlag = "1" };
+        check.Answer(await Call(check, "refreshLicenseCode", renewal, ct).ConfigureAwait(false), "000000", "refreshLicenseCode");
+        check.Answer(await Call(check, "refreshLicenseCode", renewal, ct).ConfigureAwait(false), "000000", "refreshLicenseCode repeated");
+        check.Answer(await Call(check, "updateLicenseCodeStatus", new { license, status = "FREEZE", testFlag = "1" }, ct).ConfigureAwait(false), "000000", "updateLicenseCodeStatus FREEZE");
+        check.Answer(await Call(check, "updateLicenseCodeStatus", new { license, status = "UNFREEZE", testFlag = "1" }, ct).ConfigureAwait(false), "000000", "updateLicenseCodeStatus UNFREEZE");
+        check.Answer(await Call(check, "releaseLicenseCode", new { license, testFlag = "1" }, ct).ConfigureAwait(false), "000000", "releaseLicenseCode");
+        check.Answer(await Call(check, "releaseLicenseCode", new { license, testFlag = "1" }, ct).ConfigureAwait(false), "000000", "releaseLicenseCode repeated");
+        check.Answer(await Call(check, "updateLicenseCodeStatus", new { license, status = "UNFREEZE", testFlag = "1" }, ct).ConfigureAwait(false), "000002", "unfreezing a released licence");
+        check.Answer(await Call(check, "refreshLicenseCode", new { license, orderId = "O", orderLineId = "L", expireTime = "soon", scene = "RENEWAL", testFlag = "1" }, ct).ConfigureAwait(false), "000002", "refreshLicenseCode with a bad expireTime");
     }
 
     /// <summary>Failures of one case, and the answer checks of spec §7.2.</summary>

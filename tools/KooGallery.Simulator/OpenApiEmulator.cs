@@ -44,6 +44,13 @@ public sealed class OpenApiEmulator : LoopbackServer
 {
     public const string QueryOrderPath = "/api/mkp-openapi-public/global/v1/order/query";
     public const string UsagePushPath = "/api/mkp-openapi-public/global/v1/isv/usage-data";
+    public const string LicenseActivatePath = "/api/mkp-openapi-public/global/v1/license/activate";
+    public const string LicenseQueryPath = "/api/mkp-openapi-public/global/v1/license/heartbeat";
+    public const string LicenseBatchQueryPath = "/api/mkp-openapi-public/global/v2/license/heartbeat";
+    public const string MarketEventPath = "/api/mkp-openapi-public/global/v1/market-event/{eventId}/file";
+
+    private readonly ConcurrentDictionary<string, EmulatedLicense> licenses = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<RecordedMarketEvent> marketEvents = new();
 
     private readonly OpenApiEmulatorOptions options;
     private readonly ConcurrentDictionary<string, JsonObject> orders = new(StringComparer.Ordinal);
@@ -62,6 +69,19 @@ public sealed class OpenApiEmulator : LoopbackServer
     /// <summary>Instances whose usage KooGallery refuses: a push holding any of their records is answered 92020002 as a whole.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, bool> RefusedUsageInstances { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Licence codes KooGallery knows: the mock codes (<see cref="MockLicenses"/>) and any added here.</summary>
+    public EmulatedLicense AddLicense(string license, string status = "NORMAL", DateTimeOffset? expiresAt = null)
+    {
+        var added = new EmulatedLicense(license) { Status = status, ExpiresAt = expiresAt ?? options.Time.GetUtcNow().AddYears(1) };
+        licenses[license] = added;
+        return added;
+    }
+
+    public EmulatedLicense? License(string license) => licenses.TryGetValue(license, out var found) ? found : MockLicense(license);
+
+    /// <summary>Uploads received by the market-event endpoint.</summary>
+    public IReadOnlyList<RecordedMarketEvent> MarketEvents => marketEvents.ToArray();
+
     public static async Task<OpenApiEmulator> StartAsync(OpenApiEmulatorOptions? options = null, CancellationToken cancellationToken = default)
     {
         var emulator = new OpenApiEmulator(options ?? new OpenApiEmulatorOptions());
@@ -77,6 +97,10 @@ public sealed class OpenApiEmulator : LoopbackServer
     {
         app.MapGet(QueryOrderPath, context => Guarded(context, QueryOrder));
         app.MapPost(UsagePushPath, context => Guarded(context, PushUsage));
+        app.MapPost(LicenseActivatePath, context => Guarded(context, ActivateLicense));
+        app.MapPost(LicenseQueryPath, context => Guarded(context, QueryLicense));
+        app.MapPost(LicenseBatchQueryPath, context => Guarded(context, QueryLicenses));
+        app.MapPost(MarketEventPath, context => Guarded(context, UploadMarketEvent));
         app.MapPost("/_emulator/orders", async context =>
         {
             var order = await JsonNode.ParseAsync(context.Request.Body).ConfigureAwait(false) as JsonObject;
@@ -200,12 +224,91 @@ public sealed class OpenApiEmulator : LoopbackServer
         await Answer(context, "92020000", "success").ConfigureAwait(false);
     }
 
-    private static Task Answer(HttpContext context, string code, string message, JsonObject? orderInfo = null)
+    /// <summary>
+    /// The mock licence codes a seller can test with: <c>PLMOCK…</c> (usable for a year), <c>PLMOCKFROZEN…</c>,
+    /// <c>PLMOCKEXPIRED…</c> (expired yesterday); any other code is unknown to this KooGallery.
+    /// </summary>
+    private EmulatedLicense? MockLicense(string license)
+    {
+        if (!license.StartsWith("PLMOCK", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var now = options.Time.GetUtcNow();
+        var mock = license.StartsWith("PLMOCKFROZEN", StringComparison.Ordinal) ? new EmulatedLicense(license) { Status = "FROZEN", ExpiresAt = now.AddYears(1) }
+            : license.StartsWith("PLMOCKEXPIRED", StringComparison.Ordinal) ? new EmulatedLicense(license) { Status = "EXPIRED", ExpiresAt = now.AddDays(-1) }
+            : new EmulatedLicense(license) { Status = "NORMAL", ExpiresAt = now.AddYears(1) };
+        return licenses.GetOrAdd(license, mock);
+    }
+
+    private async Task ActivateLicense(HttpContext context, byte[] body)
+    {
+        var license = JsonNode.Parse(body)?["license"]?.GetValue<string>();
+        if (license is null || License(license) is not { } known)
+        {
+            await Answer(context, "92020002", $"license {license} does not exist").ConfigureAwait(false);
+            return;
+        }
+
+        known.Activations++;
+        await Answer(context, "92020000", "success", extra: new JsonObject { ["licenseInfo"] = known.ToJson() }).ConfigureAwait(false);
+    }
+
+    private async Task QueryLicense(HttpContext context, byte[] body)
+    {
+        var license = JsonNode.Parse(body)?["license"]?.GetValue<string>();
+        if (license is null || License(license) is not { } known)
+        {
+            await Answer(context, "92020002", $"license {license} does not exist").ConfigureAwait(false);
+            return;
+        }
+
+        known.Queries++;
+        await Answer(context, "92020000", "success", extra: new JsonObject { ["licenseInfo"] = known.ToJson() }).ConfigureAwait(false);
+    }
+
+    private async Task QueryLicenses(HttpContext context, byte[] body)
+    {
+        var asked = JsonNode.Parse(body)?["licenses"] as JsonArray;
+        var found = new JsonArray();
+        foreach (var code in asked?.Select(n => n?.GetValue<string>()).OfType<string>() ?? [])
+        {
+            if (License(code) is { } known)
+            {
+                known.Queries++;
+                found.Add(known.ToJson());
+            }
+        }
+
+        await Answer(context, "92020000", "success", extra: new JsonObject { ["licenseInfos"] = found }).ConfigureAwait(false);
+    }
+
+    private async Task UploadMarketEvent(HttpContext context, byte[] body)
+    {
+        var form = await new FormReader(body, context.Request.ContentType).ReadAsync().ConfigureAwait(false);
+        var type = form.Type;
+        if (type is not ("CHARACTERS" or "FILE") || (type == "CHARACTERS" && string.IsNullOrEmpty(form.Content)) || (type == "FILE" && form.File is null))
+        {
+            await Answer(context, "92020002", "type must be CHARACTERS with content, or FILE with a file").ConfigureAwait(false);
+            return;
+        }
+
+        marketEvents.Enqueue(new RecordedMarketEvent(context.Request.RouteValues["eventId"]?.ToString() ?? string.Empty, type, form.Content, form.File, form.FileName));
+        await Answer(context, "92020000", "success").ConfigureAwait(false);
+    }
+
+    private static Task Answer(HttpContext context, string code, string message, JsonObject? orderInfo = null, JsonObject? extra = null)
     {
         var answer = new JsonObject { ["resultCode"] = code, ["resultMsg"] = message };
         if (orderInfo is not null)
         {
             answer["orderInfo"] = orderInfo;
+        }
+
+        foreach (var (name, value) in extra ?? [])
+        {
+            answer[name] = value?.DeepClone();
         }
 
         context.Response.ContentType = "application/json;charset=UTF-8";
@@ -227,5 +330,76 @@ public sealed class OpenApiEmulator : LoopbackServer
             "Malformed" => Body is null ? new Fault.Malformed() : new Fault.Malformed(Body),
             _ => null,
         };
+    }
+}
+
+/// <summary>A licence code as the emulated KooGallery knows it.</summary>
+public sealed class EmulatedLicense(string license)
+{
+    public string License { get; } = license;
+
+    /// <summary>NORMAL, FROZEN, RELEASED or EXPIRED.</summary>
+    public string Status { get; set; } = "NORMAL";
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public int Activations { get; set; }
+
+    public int Queries { get; set; }
+
+    internal JsonObject ToJson() => new()
+    {
+        ["license"] = License,
+        ["status"] = Status,
+        ["expireTime"] = ExpiresAt.ToOffset(TimeSpan.FromHours(8)).ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture),
+        ["renewUrl"] = $"https://marketplace.example.com/renew/{License}",
+    };
+}
+
+/// <summary>A market-event upload the emulator received.</summary>
+public sealed record RecordedMarketEvent(string EventId, string Type, string? Content, byte[]? File, string? FileName);
+
+/// <summary>Reads the multipart form of a market-event upload from the raw (already signature-checked) body.</summary>
+internal sealed class FormReader(byte[] body, string? contentType)
+{
+    public string? Type { get; private set; }
+
+    public string? Content { get; private set; }
+
+    public byte[]? File { get; private set; }
+
+    public string? FileName { get; private set; }
+
+    public async Task<FormReader> ReadAsync()
+    {
+        var boundary = contentType is null ? null : Microsoft.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType).Boundary.ToString().Trim('"');
+        if (string.IsNullOrEmpty(boundary))
+        {
+            return this;
+        }
+
+        var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(boundary, new MemoryStream(body));
+        while (await reader.ReadNextSectionAsync().ConfigureAwait(false) is { } section)
+        {
+            var disposition = Microsoft.Net.Http.Headers.ContentDispositionHeaderValue.Parse(section.ContentDisposition);
+            var name = disposition.Name.ToString().Trim('"');
+            using var data = new MemoryStream();
+            await section.Body.CopyToAsync(data).ConfigureAwait(false);
+            switch (name)
+            {
+                case "type":
+                    Type = Encoding.UTF8.GetString(data.ToArray());
+                    break;
+                case "content":
+                    Content = Encoding.UTF8.GetString(data.ToArray());
+                    break;
+                case "file":
+                    File = data.ToArray();
+                    FileName = disposition.FileName.ToString().Trim('"');
+                    break;
+            }
+        }
+
+        return this;
     }
 }

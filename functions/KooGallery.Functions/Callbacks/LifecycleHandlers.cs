@@ -1,5 +1,6 @@
 using System.Text.Json;
 using KooGallery.Functions.Instances;
+using KooGallery.Functions.Licensing;
 using KooGallery.Protocol;
 using KooGallery.Protocol.Wire;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,15 +43,32 @@ internal static class LifecycleHandlers
         return services;
     }
 
+    /// <summary>The three licence-code activities (spec §5.11), each to its <see cref="LicenseService"/> method.</summary>
+    public static IServiceCollection AddLicenseHandlers(this IServiceCollection services)
+    {
+        Add<LicenseService, RefreshLicenseCodeRequest>(services, Activities.RefreshLicenseCode, RefreshLicenseCodeRequest.Parse, (l, r, ct) => l.RefreshAsync(r, ct));
+        Add<LicenseService, UpdateLicenseCodeStatusRequest>(services, Activities.UpdateLicenseCodeStatus, UpdateLicenseCodeStatusRequest.Parse, (l, r, ct) => l.UpdateStatusAsync(r, ct));
+        Add<LicenseService, ReleaseLicenseCodeRequest>(services, Activities.ReleaseLicenseCode, ReleaseLicenseCodeRequest.Parse, (l, r, ct) => l.ReleaseAsync(r, ct));
+        return services;
+    }
+
     private static void Add<TRequest>(
         IServiceCollection services,
         string activity,
         Func<JsonElement, WireParse<TRequest>> parse,
         Func<InstanceLifecycle, TRequest, CancellationToken, Task<KooGalleryResponse>> handle)
+        where TRequest : class => Add<InstanceLifecycle, TRequest>(services, activity, parse, handle);
+
+    private static void Add<TService, TRequest>(
+        IServiceCollection services,
+        string activity,
+        Func<JsonElement, WireParse<TRequest>> parse,
+        Func<TService, TRequest, CancellationToken, Task<KooGalleryResponse>> handle)
+        where TService : notnull
         where TRequest : class =>
         services.AddSingleton<IActivityHandler>(sp =>
         {
-            var lifecycle = sp.GetRequiredService<InstanceLifecycle>();
-            return new ActivityHandler<TRequest>(activity, parse, (request, ct) => handle(lifecycle, request, ct));
+            var service = sp.GetRequiredService<TService>();
+            return new ActivityHandler<TRequest>(activity, parse, (request, ct) => handle(service, request, ct));
         });
 }

@@ -38,14 +38,26 @@ public sealed class StorageOptions
     public const string UsageQueueSetting = "KooGalleryUsageQueue";
     public const string DefaultUsageQueue = "koogallery-usage";
 
+    /// <summary>Licence codes (licence-code products), their event logs and idempotency markers.</summary>
+    public string LicenseTable { get; set; } = "KooGalleryLicenses";
+
+    /// <summary>
+    /// Queue of licence changes to tell the merchant's systems about; flat setting <c>KooGalleryLicenseQueue</c>,
+    /// as for the lifecycle queue.
+    /// </summary>
+    public string LicenseQueue { get; set; } = DefaultLicenseQueue;
+
+    public const string LicenseQueueSetting = "KooGalleryLicenseQueue";
+    public const string DefaultLicenseQueue = "koogallery-licenses";
+
     /// <summary>The time index: what is due when (life-cycle checks, usage hours to push, retention).</summary>
     public string ScheduleTable { get; set; } = "KooGallerySchedule";
 
     /// <summary>Every table the app needs, created at start when missing.</summary>
-    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable, ScheduleTable];
+    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable, ScheduleTable, LicenseTable];
 
     /// <summary>Every queue the app needs (with the host's -poison twins), created at start when missing.</summary>
-    public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison", UsageQueue, UsageQueue + "-poison"];
+    public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison", UsageQueue, UsageQueue + "-poison", LicenseQueue, LicenseQueue + "-poison"];
 }
 
 internal sealed partial class StorageOptionsValidator : IValidateOptions<StorageOptions>
@@ -60,7 +72,7 @@ internal sealed partial class StorageOptionsValidator : IValidateOptions<Storage
         }
 
         // 56 leaves room for the "-poison" suffix within the 63-character limit.
-        foreach (var (setting, queue) in new[] { (StorageOptions.LifecycleQueueSetting, options.LifecycleQueue), (StorageOptions.UsageQueueSetting, options.UsageQueue) })
+        foreach (var (setting, queue) in new[] { (StorageOptions.LifecycleQueueSetting, options.LifecycleQueue), (StorageOptions.UsageQueueSetting, options.UsageQueue), (StorageOptions.LicenseQueueSetting, options.LicenseQueue) })
         {
             if (!QueueName().IsMatch(queue ?? string.Empty) || queue!.Contains("--", StringComparison.Ordinal))
             {
@@ -68,9 +80,9 @@ internal sealed partial class StorageOptionsValidator : IValidateOptions<Storage
             }
         }
 
-        if (options.LifecycleQueue == options.UsageQueue)
+        if (new[] { options.LifecycleQueue, options.UsageQueue, options.LicenseQueue }.Distinct(StringComparer.Ordinal).Count() < 3)
         {
-            failures.Add($"{StorageOptions.LifecycleQueueSetting} and {StorageOptions.UsageQueueSetting} must name different queues.");
+            failures.Add($"{StorageOptions.LifecycleQueueSetting}, {StorageOptions.UsageQueueSetting} and {StorageOptions.LicenseQueueSetting} must name different queues.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

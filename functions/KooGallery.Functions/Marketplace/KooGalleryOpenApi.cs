@@ -18,6 +18,12 @@ public sealed class KooGalleryOpenApi(HttpClient http, ILogger<KooGalleryOpenApi
     public const string QueryOrderPath = "/api/mkp-openapi-public/global/v1/order/query";
     public const string UsagePushPath = "/api/mkp-openapi-public/global/v1/isv/usage-data";
     public const int MaxUsageRecordsPerPush = 1000;
+    public const string LicenseActivatePath = "/api/mkp-openapi-public/global/v1/license/activate";
+    public const string LicenseQueryPath = "/api/mkp-openapi-public/global/v1/license/heartbeat";
+    public const string LicenseBatchQueryPath = "/api/mkp-openapi-public/global/v2/license/heartbeat";
+
+    /// <summary>Market-event upload (spec §5.9.4), under the event's id.</summary>
+    public static string MarketEventUploadPath(string eventId) => $"/api/mkp-openapi-public/global/v1/market-event/{Uri.EscapeDataString(eventId)}/file";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -61,6 +67,52 @@ public sealed class KooGalleryOpenApi(HttpClient http, ILogger<KooGalleryOpenApi
         var (answer, raw) = await SendAsync(request, "usage push", cancellationToken).ConfigureAwait(false);
         logger.LogInformation("Pushed {Records} usage records to KooGallery: {ResultCode}.", records.Count, answer.ResultCode);
         return new UsagePushResult(answer.ResultCode!, answer.ResultMsg, raw);
+    }
+
+    /// <summary>Activates a licence code (spec §5.9.5). A refusal throws <see cref="MarketplaceBusinessException"/> with KooGallery's code and message.</summary>
+    public async Task<string> ActivateLicenseAsync(string license, CancellationToken cancellationToken)
+    {
+        using var request = JsonRequest(LicenseActivatePath, new { license });
+        var (_, raw) = await SendAsync(request, "license activate", cancellationToken).ConfigureAwait(false);
+        return raw;
+    }
+
+    /// <summary>Queries one licence (the former "heartbeat", spec §5.9.5); returns KooGallery's raw answer.</summary>
+    public async Task<string> QueryLicenseAsync(string license, CancellationToken cancellationToken)
+    {
+        using var request = JsonRequest(LicenseQueryPath, new { license });
+        var (_, raw) = await SendAsync(request, "license query", cancellationToken).ConfigureAwait(false);
+        return raw;
+    }
+
+    /// <summary>Queries several licences at once (the batch query, v2); returns KooGallery's raw answer.</summary>
+    public async Task<string> QueryLicensesAsync(IReadOnlyList<string> licenses, CancellationToken cancellationToken)
+    {
+        using var request = JsonRequest(LicenseBatchQueryPath, new { licenses });
+        var (_, raw) = await SendAsync(request, "license batch query", cancellationToken).ConfigureAwait(false);
+        return raw;
+    }
+
+    /// <summary>
+    /// Uploads a string (<c>type=CHARACTERS</c>) or a file for a market event (spec §5.9.4), as multipart form
+    /// fields <c>type</c> and <c>content</c> or <c>file</c> — the parameter table is not published; see
+    /// <see cref="MarketEventUpload"/> for every assumption.
+    /// </summary>
+    public async Task<string> UploadMarketEventAsync(MarketEventUpload upload, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, MarketEventUploadPath(upload.EventId))
+        {
+            Content = upload.ToContent(),
+        };
+        var (_, raw) = await SendAsync(request, "market-event upload", cancellationToken).ConfigureAwait(false);
+        return raw;
+    }
+
+    private static HttpRequestMessage JsonRequest(string path, object body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body)) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "UTF-8" };
+        return request;
     }
 
     private async Task<(OpenApiAnswer Answer, string Raw)> SendAsync(HttpRequestMessage request, string operation, CancellationToken cancellationToken)

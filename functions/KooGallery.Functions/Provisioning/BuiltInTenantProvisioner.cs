@@ -135,6 +135,13 @@ public sealed class BuiltInTenantProvisioner(
         return SpecChangeVerdict.Allow;
     }
 
+    /// <summary>The built-in provisioner keeps no licensing system: the licence table is the record.</summary>
+    public Task NotifyLicenseAsync(LicenseNotice notice, CancellationToken cancellationToken)
+    {
+        logger.LogInformation("Licence {License} {Event} (version {Version}) recorded; no tenant API to tell in BuiltIn mode.", notice.License, notice.Event, notice.Version);
+        return Task.CompletedTask;
+    }
+
     /// <summary>Reads the tenant row, or null.</summary>
     public async Task<TenantEntity?> FindAsync(string instanceId, CancellationToken cancellationToken)
     {

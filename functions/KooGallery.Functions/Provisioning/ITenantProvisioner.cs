@@ -22,4 +22,7 @@ public interface ITenantProvisioner
     Task ReleaseAsync(ReleaseTenant change, CancellationToken cancellationToken);
 
     Task<SpecChangeVerdict> CheckSpecChangeAsync(CheckTenantSpecChange check, CancellationToken cancellationToken);
+
+    /// <summary>A licence-code change for the merchant's licensing system.</summary>
+    Task NotifyLicenseAsync(LicenseNotice notice, CancellationToken cancellationToken);
 }

@@ -47,9 +47,13 @@ public sealed class FailPoisonedLifecycleWork(LifecycleWorker worker, ILogger<Fa
     }
 }
 
-/// <summary>Every two minutes: pending work that waited too long is queued again.</summary>
-public sealed class SweepPendingLifecycleWork(LifecycleSweeper sweeper)
+/// <summary>Every two minutes: pending work (and licence notifications) that waited too long is queued again.</summary>
+public sealed class SweepPendingLifecycleWork(LifecycleSweeper sweeper, Licensing.LicenseNotifier licenses)
 {
     [Function(nameof(SweepPendingLifecycleWork))]
-    public Task Run([TimerTrigger("0 */2 * * * *")] TimerInfo timer, CancellationToken cancellationToken) => sweeper.SweepAsync(cancellationToken);
+    public async Task Run([TimerTrigger("0 */2 * * * *")] TimerInfo timer, CancellationToken cancellationToken)
+    {
+        await sweeper.SweepAsync(cancellationToken).ConfigureAwait(false);
+        await licenses.SweepAsync(cancellationToken).ConfigureAwait(false);
+    }
 }

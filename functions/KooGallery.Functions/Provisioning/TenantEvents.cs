@@ -93,3 +93,17 @@ public sealed class TenantProvisioningException(string message, bool isTransient
 {
     public bool IsTransient { get; } = isTransient;
 }
+
+/// <summary>
+/// A licence-code change (licence-code products): <c>license.refreshed</c>, <c>license.frozen</c>,
+/// <c>license.unfrozen</c> or <c>license.released</c>, with the licence's state after it. The subject in
+/// <c>instanceId</c> is the licence code; each version of a licence is told once.
+/// </summary>
+public sealed record LicenseNotice(
+    string License, string Event, int Version, string Status, string? ExpireTime, DateTimeOffset? ExpiresAt, string? ProductId, string? OrderId, string? Scene, bool IsTest)
+    : TenantEvent(License, IsTest)
+{
+    public override string Name => Event;
+
+    protected override string Discriminator => $"v{Version}";
+}

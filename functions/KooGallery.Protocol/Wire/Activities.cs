@@ -11,10 +11,16 @@ public static class Activities
     public const string UpgradeInstance = "upgradeInstance";
     public const string ChangeInstanceCheck = "changeInstanceCheck";
 
+    /// <summary>Licence-code 2.0 (spec §5.11): same address, signature and answers as the SaaS activities.</summary>
+    public const string RefreshLicenseCode = "refreshLicenseCode";
+    public const string UpdateLicenseCodeStatus = "updateLicenseCodeStatus";
+    public const string ReleaseLicenseCode = "releaseLicenseCode";
+
     /// <summary>Every activity KooGallery may send to the V2 production address.</summary>
     public static readonly IReadOnlySet<string> V2Basic = new HashSet<string>(StringComparer.Ordinal)
     {
         NewInstance, QueryInstance, RefreshInstance, UpdateInstanceStatus, ReleaseInstance, UpgradeInstance, ChangeInstanceCheck,
+        RefreshLicenseCode, UpdateLicenseCodeStatus, ReleaseLicenseCode,
     };
 
     /// <summary>Longest activity name accepted (the spec's field limits are 20–32).</summary>

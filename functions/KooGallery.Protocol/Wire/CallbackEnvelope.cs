@@ -59,7 +59,7 @@ public sealed record CallbackEnvelope(string Activity, bool IsTest, JsonElement 
             orderId = Text(first, "orderId");
         }
 
-        return (orderId, Text(Body, "instanceId"));
+        return (orderId, Text(Body, "instanceId") ?? Text(Body, "license"));
     }
 
     private static string? Cut(string? value) => value is { Length: > 100 } ? value[..100] : value;

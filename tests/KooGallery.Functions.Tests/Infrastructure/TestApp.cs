@@ -70,6 +70,8 @@ public sealed class TestApp : IAsyncDisposable
         settings["KooGalleryLifecycleQueue"] = $"lifecycle-{run}";
         settings["Storage:UsageTable"] = $"Usage{run}";
         settings["Storage:ScheduleTable"] = $"Schedule{run}";
+        settings["Storage:LicenseTable"] = $"Licenses{run}";
+        settings["KooGalleryLicenseQueue"] = $"licenses-{run}";
         settings["KooGalleryUsageQueue"] = $"usage-{run}";
         // Fast back-off so retry tests take milliseconds; the policies themselves are the production ones.
         settings["OutboundHttp:RetryBaseDelay"] = "00:00:00.020";
