@@ -96,31 +96,55 @@ public class LicenseTests
         Assert.Contains(field, reply.ResultMsg, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task A_bad_signature_is_000001_and_changes_nothing()
+    public static TheoryData<string> EachCallback => new()
+    {
+        """{"activity":"refreshLicenseCode","license":"PLEACH","orderId":"O","orderLineId":"L","expireTime":"20301231235959","scene":"RENEWAL"}""",
+        """{"activity":"updateLicenseCodeStatus","license":"PLEACH","status":"FREEZE"}""",
+        """{"activity":"releaseLicenseCode","license":"PLEACH"}""",
+    };
+
+    [Theory]
+    [MemberData(nameof(EachCallback))]
+    public async Task A_bad_signature_is_000001_and_changes_nothing(string body)
     {
         await using var market = await StartAsync();
 
-        var reply = await SignedCall.SendSignedAsync(market.App, """{"activity":"releaseLicenseCode","license":"PLSIG"}""", key: "not-the-key");
+        var reply = await SignedCall.SendSignedAsync(market.App, body, key: "not-the-key");
 
         Assert.Equal("000001", reply.ResultCode);
-        Assert.Null(await Stored(market, "PLSIG"));
+        Assert.Null(await Stored(market, "PLEACH"));
     }
 
-    [Fact]
-    public async Task Storage_failing_answers_000005_with_nothing_half_written()
+    [Theory]
+    [MemberData(nameof(EachCallback))]
+    public async Task Storage_failing_answers_000005_with_nothing_half_written(string body)
     {
         await using var market = await StartAsync();
         var tables = market.App.Services.GetRequiredService<TableServiceClient>();
         var table = market.App.Settings["Storage:LicenseTable"]!;
         await tables.DeleteTableAsync(table);
 
-        var reply = await Refresh(market, "PLDOWN");
+        var reply = await SignedCall.SendSignedAsync(market.App, body);
 
         Assert.Equal("000005", reply.ResultCode);
         await tables.CreateTableIfNotExistsAsync(table);
         Assert.Empty(await tables.GetTableClient(table).QueryAsync<TableEntity>().ToListAsync());
-        Assert.Equal("000000", (await Refresh(market, "PLDOWN")).ResultCode);
+        Assert.Equal("000000", (await SignedCall.SendSignedAsync(market.App, body)).ResultCode); // KooGallery's retry goes through
+        Assert.NotNull(await Stored(market, "PLEACH"));
+    }
+
+    [Theory]
+    [InlineData(nameof(LicenseEndpoints.Activate), Microsoft.Azure.Functions.Worker.AuthorizationLevel.Function)]
+    [InlineData(nameof(LicenseEndpoints.Check), Microsoft.Azure.Functions.Worker.AuthorizationLevel.Function)]
+    public void The_softwares_endpoints_take_the_function_key_and_the_operators_the_admin_key(string method, Microsoft.Azure.Functions.Worker.AuthorizationLevel level)
+    {
+        static Microsoft.Azure.Functions.Worker.AuthorizationLevel Level(Type type, string name) =>
+            type.GetMethod(name)!.GetParameters().SelectMany(p => p.GetCustomAttributes(typeof(Microsoft.Azure.Functions.Worker.HttpTriggerAttribute), false))
+                .Cast<Microsoft.Azure.Functions.Worker.HttpTriggerAttribute>().Single().AuthLevel;
+
+        Assert.Equal(level, Level(typeof(LicenseEndpoints), method));
+        Assert.Equal(Microsoft.Azure.Functions.Worker.AuthorizationLevel.Admin, Level(typeof(LicenseAdmin), nameof(LicenseAdmin.Get)));
+        Assert.Equal(Microsoft.Azure.Functions.Worker.AuthorizationLevel.Admin, Level(typeof(LicenseAdmin), nameof(LicenseAdmin.Upload)));
     }
 
     [Fact]
