@@ -71,6 +71,10 @@ param credentialKey string
 param credentialPreviousKey string = ''
 
 @secure()
+@description('The Key bound to the joint-operation kit interfaces (KooGallery__KitKeys__0); empty: the kit syncs use koogalleryKey.')
+param koogalleryKitKey string = ''
+
+@secure()
 @description('Access key id (AK) of the merchant\'s Huawei Cloud account.')
 param marketplaceAccessKey string
 
@@ -91,7 +95,7 @@ var token = toLower(uniqueString(subscription().id, environmentName, location))
 var deploymentContainerName = 'app-package-${take(token, 8)}'
 
 // The names the app uses (StorageOptions defaults); InfrastructureTests checks this list against the code.
-var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage', 'KooGallerySchedule', 'KooGalleryLicenses']
+var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage', 'KooGallerySchedule', 'KooGalleryLicenses', 'KooGalleryJointOperation']
 var queueNames = ['koogallery-lifecycle', 'koogallery-lifecycle-poison', 'koogallery-usage', 'koogallery-usage-poison', 'koogallery-licenses', 'koogallery-licenses-poison']
 
 var siteHosts = {
@@ -143,6 +147,7 @@ module vault 'modules/keyvault.bicep' = {
     rsaPrivateKey: rsaPrivateKey
     credentialKey: credentialKey
     credentialPreviousKey: credentialPreviousKey
+    koogalleryKitKey: koogalleryKitKey
   }
 }
 
@@ -168,6 +173,7 @@ var appSettings = {
   Storage__UsageTable: tableNames[3]
   Storage__ScheduleTable: tableNames[4]
   Storage__LicenseTable: tableNames[5]
+  Storage__JointTable: tableNames[6]
   KooGalleryLifecycleQueue: queueNames[0]
   KooGalleryUsageQueue: queueNames[2]
   KooGalleryLicenseQueue: queueNames[4]
@@ -226,6 +232,8 @@ module app 'modules/functionapp.bicep' = {
     hasAdditionalKey: !empty(koogalleryAdditionalKey)
     hasTenantWebhookSecret: !empty(tenantWebhookSecret)
     hasPreviousCredentialKey: !empty(credentialPreviousKey)
+    hasKitKey: !empty(koogalleryKitKey)
+    hasRsaPrivateKey: !empty(rsaPrivateKey)
     appSettings: union(appSettings, length(dailyBilledProducts) > 1
       ? toObject(range(1, length(dailyBilledProducts) - 1), i => 'Metering__DailyBilledProducts__${i}', i => dailyBilledProducts[i])
       : {})

@@ -68,6 +68,9 @@ public static class KooGalleryApp
         services.AddInstances(configuration);
         services.AddMetering(configuration);
         services.AddLicensing(configuration);
+        services.AddOptions<JointOperation.JointOperationOptions>().Bind(configuration.GetSection(JointOperation.JointOperationOptions.Section));
+        services.AddSingleton<JointOperation.KitSyncService>();
+        services.AddKitSyncHandlers();
         return services;
     }
 

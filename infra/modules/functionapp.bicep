@@ -26,6 +26,12 @@ param hasAdditionalKey bool
 @description('True while the credential key rotates: the previous key is read as Credentials__Keys__1.')
 param hasPreviousCredentialKey bool
 
+@description('True when a separate kit Key is stored: it is read as KooGallery__KitKeys__0.')
+param hasKitKey bool
+
+@description('True when the RSA private key for applicationSync is stored: it is read as JointOperation__RsaPrivateKey.')
+param hasRsaPrivateKey bool
+
 @description('True when a tenant webhook secret is stored.')
 param hasTenantWebhookSecret bool
 
@@ -102,6 +108,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       // Only while rotating: an empty KooGallery__Keys__1 would be an empty Key, which the app refuses at start.
       hasAdditionalKey ? { KooGallery__Keys__1: kvRef(keyVaultName, 'koogallery-additional-key') } : {},
       hasPreviousCredentialKey ? { Credentials__Keys__1: kvRef(keyVaultName, 'credential-previous-key') } : {},
+      hasKitKey ? { KooGallery__KitKeys__0: kvRef(keyVaultName, 'koogallery-kit-key') } : {},
+      hasRsaPrivateKey ? { JointOperation__RsaPrivateKey: kvRef(keyVaultName, 'rsa-private-key') } : {},
       {
       // Storage by identity: no connection string, no account key.
       AzureWebJobsStorage__accountName: storageAccountName

@@ -36,6 +36,10 @@ param credentialKey string
 @description('During a credential-key rotation: the previous key (Credentials__Keys__1); empty otherwise.')
 param credentialPreviousKey string
 
+@secure()
+@description('The Key of the joint-operation kit interfaces (KooGallery__KitKeys__0); empty when not used.')
+param koogalleryKitKey string
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -63,6 +67,7 @@ var secrets = [
   { name: 'rsa-private-key', value: rsaPrivateKey }
   { name: 'credential-key', value: credentialKey }
   { name: 'credential-previous-key', value: credentialPreviousKey }
+  { name: 'koogallery-kit-key', value: koogalleryKitKey }
 ]
 
 resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for s in secrets: if (!empty(s.value)) {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using KooGallery.Protocol.Crypto;
 using KooGallery.Protocol.Wire;
 
 namespace KooGallery.Protocol.Tests;
@@ -63,5 +64,53 @@ public class LicenseWireTests
 
         var ok = CallbackEnvelope.Parse("""{"activity":"releaseLicenseCode","license":"PL9","orderId":"O9"}"""u8);
         Assert.Equal(("O9", "PL9"), ok.Value!.CorrelationIds());
+    }
+}
+
+/// <summary>Joint-operation kit bodies (spec §5.10) and the clientSecret cipher (§4.5).</summary>
+public class KitWireTests
+{
+    private static JsonElement Body(string json) => JsonDocument.Parse(json).RootElement.Clone();
+
+    [Fact]
+    public void The_documented_tenant_sync_example_parses_with_integer_flags()
+    {
+        var parsed = TenantSyncRequest.Parse(Body("""{"instanceId": "huaiweitest123456","orderId": "CS1906666666ABCDE","tenantId": "68cbc86880d92f36422fa0e","tenantCode": "huawei","name": "huaiweitest","domainName": "https://example.tenantaccount.com","flag": 1,"testFlag": 0,"timeStamp": "20220413093539534"}"""));
+
+        Assert.True(parsed.IsValid, parsed.Error);
+        Assert.Equal(("huawei", true, false), (parsed.Value.TenantCode, parsed.Value.Add, parsed.Value.IsTest));
+    }
+
+    [Fact]
+    public void An_auth_sync_reads_one_user_or_a_list_and_a_bad_flag_is_named()
+    {
+        var one = AuthSyncRequest.Parse(Body("""{"tenantId":"T","userName":"alice","flag":0}"""));
+        var list = AuthSyncRequest.Parse(Body("""{"tenantId":"T","flag":1,"userList":[{"userName":"a"},{"userName":"b","flag":0}]}"""));
+        var bad = AuthSyncRequest.Parse(Body("""{"tenantId":"T","userName":"alice","flag":3}"""));
+
+        Assert.Equal([("alice", false)], one.Value!.Users.Select(u => (u.UserName, u.Add)));
+        Assert.Equal([("a", true), ("b", false)], list.Value!.Users.Select(u => (u.UserName, u.Add)));
+        Assert.Contains("flag", bad.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_whole_tree_needs_its_list_and_a_single_department_its_code()
+    {
+        Assert.Contains("orgList", OrgSyncRequest.Parse(Body("""{"tenantId":"T"}"""), whole: true).Error, StringComparison.Ordinal);
+        Assert.Contains("orgCode", OrgSyncRequest.Parse(Body("""{"tenantId":"T","flag":1}"""), whole: false).Error, StringComparison.Ordinal);
+        Assert.Equal(2, OrgSyncRequest.Parse(Body("""{"tenantId":"T","orgList":[{"orgCode":"a"},{"orgCode":"b","parentCode":"a"}]}"""), whole: true).Value!.Orgs.Count);
+    }
+
+    [Fact]
+    public void A_client_secret_decrypts_with_either_oaep_hash_and_nothing_else()
+    {
+        using var key = System.Security.Cryptography.RSA.Create(3072);
+        using var other = System.Security.Cryptography.RSA.Create(3072);
+
+        Assert.Equal("s3cret", ClientSecretCipher.TryDecrypt(key, ClientSecretCipher.Encrypt(key, "s3cret", sha256: true)));
+        Assert.Equal("s3cret", ClientSecretCipher.TryDecrypt(key, ClientSecretCipher.Encrypt(key, "s3cret", sha256: false)));
+        Assert.Null(ClientSecretCipher.TryDecrypt(key, ClientSecretCipher.Encrypt(other, "s3cret")));
+        Assert.Null(ClientSecretCipher.TryDecrypt(key, "%%%"));
+        Assert.Null(ClientSecretCipher.TryDecrypt(key, null));
     }
 }

@@ -58,7 +58,7 @@ public sealed partial class CallbackPipeline(
             await KeepAnswerAsync(trace, body, response.ResultCode, cancellationToken).ConfigureAwait(false);
         }
 
-        var answer = new CallbackAnswer(body, BodySign.HeaderValue(settings.Keys[0], body), response.ResultCode);
+        var answer = new CallbackAnswer(body, BodySign.HeaderValue(SigningKeys(call, settings)[0], body), response.ResultCode);
         var elapsed = time.GetElapsedTime(started);
 
         // One structured line per call: Application Insights turns these properties into the custom
@@ -98,7 +98,9 @@ public sealed partial class CallbackPipeline(
             return Reject(ResultCode.InvalidParameter, "the nonce query parameter is missing or malformed (1–128 printable characters, none of / \\ # ?).");
         }
 
-        var match = V2RequestSignature.Verify(settings.Keys, call.Signature, call.Nonce, call.Timestamp!, call.Body);
+        var match = call.KitActivity is null
+            ? V2RequestSignature.Verify(settings.Keys, call.Signature, call.Nonce, call.Timestamp!, call.Body)
+            : KitSignature.Verify(SigningKeys(call, settings), call.Signature, call.Nonce, call.Timestamp!, call.Body);
         if (!match.IsValid)
         {
             return Reject(ResultCode.AuthenticationFailed, "the signature does not match the request.");
@@ -111,7 +113,7 @@ public sealed partial class CallbackPipeline(
             return Reject(ResultCode.InvalidParameter, $"the timestamp is more than {settings.MaxClockSkew.TotalSeconds:F0} s away from the server clock.");
         }
 
-        var envelope = CallbackEnvelope.Parse(call.Body);
+        var envelope = call.KitActivity is null ? CallbackEnvelope.Parse(call.Body) : CallbackEnvelope.ParseKit(call.KitActivity, call.Body);
         if (!envelope.IsValid)
         {
             return Reject(ResultCode.InvalidParameter, envelope.Error);
@@ -121,7 +123,9 @@ public sealed partial class CallbackPipeline(
         trace.IsTest = envelope.Value.IsTest;
         (trace.OrderId, trace.InstanceId) = envelope.Value.CorrelationIds();
 
-        var nonce = await nonces.RecordAsync(call.Nonce, call.Body, envelope.Value.Activity, cancellationToken).ConfigureAwait(false);
+        // Kit nonces live beside V2 ones under their own prefix: the two schemes never answer each other's replays.
+        var nonceKey = call.KitActivity is null ? call.Nonce : KitNoncePrefix + call.Nonce;
+        var nonce = await nonces.RecordAsync(nonceKey, call.Body, envelope.Value.Activity, cancellationToken).ConfigureAwait(false);
         if (nonce.Outcome == NonceOutcome.RepeatedWithDifferentBody)
         {
             return Reject(ResultCode.AuthenticationFailed, "the nonce was already used with a different body.");
@@ -142,12 +146,18 @@ public sealed partial class CallbackPipeline(
                 trace.Activity, call.Nonce, trace.OrderId, trace.InstanceId);
         }
 
-        trace.Nonce = call.Nonce;
+        trace.Nonce = nonceKey;
 
         return await dispatcher.DispatchAsync(envelope.Value, cancellationToken).ConfigureAwait(false);
     }
 
+    private const string KitNoncePrefix = "kit:";
+
     private static KooGalleryResponse Reject(ResultCode code, string reason) => new(code, reason);
+
+    /// <summary>Kit syncs are signed with the kit Key(s) (spec §3.2), falling back to the V2 Keys when none is set.</summary>
+    private static List<string> SigningKeys(IncomingCallback call, KooGalleryOptions settings) =>
+        call.KitActivity is not null && settings.KitKeys.Count > 0 ? settings.KitKeys : settings.Keys;
 
     /// <summary>
     /// Keeps the answer with the nonce for an exact resend. It costs one round trip after the work is done;

@@ -8,19 +8,27 @@ namespace KooGallery.Functions.Callbacks;
 /// since the signature is over them) and the three signature query parameters.
 /// </summary>
 /// <param name="BodyProblem">Why the body could not be taken (too large, unreadable); null when it was read whole.</param>
-public sealed record IncomingCallback(byte[] Body, string? BodyProblem, string? Signature, string? Timestamp, string? Nonce)
+/// <param name="KitActivity">For a joint-operation kit call (<c>x-sign</c> headers, spec §3.2): the sync its route names.</param>
+public sealed record IncomingCallback(byte[] Body, string? BodyProblem, string? Signature, string? Timestamp, string? Nonce, string? KitActivity = null)
 {
     /// <summary>KooGallery bodies are a few hundred bytes; anything over 64 KiB is refused unread.</summary>
     public const int MaxBodyBytes = 64 * 1024;
 
-    public static async Task<IncomingCallback> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
+    public static Task<IncomingCallback> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         string? Query(string name) => request.Query.TryGetValue(name, out var values) ? values.FirstOrDefault() : null;
+        return ReadAsync(request, Query(V2RequestSignature.SignatureParameter), Query(V2RequestSignature.TimestampParameter), Query(V2RequestSignature.NonceParameter), null, cancellationToken);
+    }
 
-        var signature = Query(V2RequestSignature.SignatureParameter);
-        var timestamp = Query(V2RequestSignature.TimestampParameter);
-        var nonce = Query(V2RequestSignature.NonceParameter);
+    /// <summary>A kit sync: the signature, timestamp and nonce come in the <c>x-sign</c>, <c>x-timestamp</c>, <c>x-nonce</c> headers.</summary>
+    public static Task<IncomingCallback> ReadKitAsync(HttpRequest request, string sync, CancellationToken cancellationToken)
+    {
+        string? Header(string name) => request.Headers.TryGetValue(name, out var values) ? values.FirstOrDefault() : null;
+        return ReadAsync(request, Header(KitSignature.SignHeader), Header(KitSignature.TimestampHeader), Header(KitSignature.NonceHeader), sync, cancellationToken);
+    }
 
+    private static async Task<IncomingCallback> ReadAsync(HttpRequest request, string? signature, string? timestamp, string? nonce, string? kitActivity, CancellationToken cancellationToken)
+    {
         byte[]? body;
         try
         {
@@ -29,14 +37,14 @@ public sealed record IncomingCallback(byte[] Body, string? BodyProblem, string? 
         catch (Exception ex) when (ex is IOException or BadHttpRequestException)
         {
             // A malformed or interrupted transfer; the caller still gets a KooGallery answer, not a 500.
-            return new IncomingCallback([], "the body could not be read completely.", signature, timestamp, nonce);
+            return new IncomingCallback([], "the body could not be read completely.", signature, timestamp, nonce, kitActivity);
         }
 
         if (body is null)
         {
-            return new IncomingCallback([], $"the body exceeds {MaxBodyBytes} bytes.", signature, timestamp, nonce);
+            return new IncomingCallback([], $"the body exceeds {MaxBodyBytes} bytes.", signature, timestamp, nonce, kitActivity);
         }
 
-        return new IncomingCallback(body, null, signature, timestamp, nonce);
+        return new IncomingCallback(body, null, signature, timestamp, nonce, kitActivity);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using KooGallery.Functions.Instances;
+using KooGallery.Functions.JointOperation;
 using KooGallery.Functions.Licensing;
 using KooGallery.Protocol;
 using KooGallery.Protocol.Wire;
@@ -49,6 +50,17 @@ internal static class LifecycleHandlers
         Add<LicenseService, RefreshLicenseCodeRequest>(services, Activities.RefreshLicenseCode, RefreshLicenseCodeRequest.Parse, (l, r, ct) => l.RefreshAsync(r, ct));
         Add<LicenseService, UpdateLicenseCodeStatusRequest>(services, Activities.UpdateLicenseCodeStatus, UpdateLicenseCodeStatusRequest.Parse, (l, r, ct) => l.UpdateStatusAsync(r, ct));
         Add<LicenseService, ReleaseLicenseCodeRequest>(services, Activities.ReleaseLicenseCode, ReleaseLicenseCodeRequest.Parse, (l, r, ct) => l.ReleaseAsync(r, ct));
+        return services;
+    }
+
+    /// <summary>The five joint-operation kit syncs (spec §5.10), reached only through the kit route and its x-sign.</summary>
+    public static IServiceCollection AddKitSyncHandlers(this IServiceCollection services)
+    {
+        Add<KitSyncService, TenantSyncRequest>(services, CallbackEnvelope.KitPrefix + KitSyncs.TenantSync, TenantSyncRequest.Parse, (k, r, ct) => k.TenantAsync(r, ct));
+        Add<KitSyncService, ApplicationSyncRequest>(services, CallbackEnvelope.KitPrefix + KitSyncs.ApplicationSync, ApplicationSyncRequest.Parse, (k, r, ct) => k.ApplicationAsync(r, ct));
+        Add<KitSyncService, AuthSyncRequest>(services, CallbackEnvelope.KitPrefix + KitSyncs.AuthSync, AuthSyncRequest.Parse, (k, r, ct) => k.AuthAsync(r, ct));
+        Add<KitSyncService, OrgSyncRequest>(services, CallbackEnvelope.KitPrefix + KitSyncs.SingleOrgSync, b => OrgSyncRequest.Parse(b, whole: false), (k, r, ct) => k.OrgAsync(r, ct));
+        Add<KitSyncService, OrgSyncRequest>(services, CallbackEnvelope.KitPrefix + KitSyncs.AllOrgSync, b => OrgSyncRequest.Parse(b, whole: true), (k, r, ct) => k.OrgAsync(r, ct));
         return services;
     }
 

@@ -20,3 +20,22 @@ public sealed class ProductionInterface(CallbackPipeline pipeline)
         return new SignedCallbackResult(answer);
     }
 }
+
+/// <summary>
+/// The joint-operation kit syncs (spec §2.2): <c>POST /api/koogallery/produceAPI/v2/{sync}</c> under the
+/// production address, verified with the kit <c>x-sign</c>/<c>x-timestamp</c>/<c>x-nonce</c> headers and
+/// answered like every other call (exact signed bytes, <c>Body-Sign</c>, HTTP 200).
+/// </summary>
+public sealed class KitSyncInterface(CallbackPipeline pipeline)
+{
+    [Function(nameof(KitSyncInterface))]
+    public async Task<IActionResult> Run(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = KooGallery.Protocol.Wire.KitSyncs.RoutePrefix + "/{sync}")] HttpRequest request,
+        string sync,
+        CancellationToken cancellationToken)
+    {
+        var call = await IncomingCallback.ReadKitAsync(request, sync, cancellationToken).ConfigureAwait(false);
+        var answer = await pipeline.HandleAsync(call, cancellationToken).ConfigureAwait(false);
+        return new SignedCallbackResult(answer);
+    }
+}

@@ -14,6 +14,12 @@ public sealed class KooGalleryOptions
     /// </summary>
     public List<string> Keys { get; set; } = [];
 
+    /// <summary>
+    /// The Key(s) of the joint-operation kit interfaces (spec §3.2: Huawei keeps it apart from the basic Key),
+    /// <c>KooGallery__KitKeys__0</c> …, rotated like <see cref="Keys"/>. Empty: the kit syncs use <see cref="Keys"/>.
+    /// </summary>
+    public List<string> KitKeys { get; set; } = [];
+
     /// <summary>How far a request <c>timestamp</c> may be from our clock, either side (spec §3.1: 60 s).</summary>
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -39,6 +45,16 @@ internal sealed class KooGalleryOptionsValidator : IValidateOptions<KooGalleryOp
                 "KooGallery Key missing: set the app setting KooGallery__Keys__0 (configuration key KooGallery:Keys:0) " +
                 "to the Key bound to the production address in the KooGallery seller console; add KooGallery__Keys__1 … " +
                 "while rotating. Every configured Key must be non-empty.");
+        }
+
+        if (options.KitKeys.Any(string.IsNullOrWhiteSpace))
+        {
+            failures.Add("Every configured kit Key (KooGallery__KitKeys__0 …) must be non-empty.");
+        }
+
+        if (options.Keys.Concat(options.KitKeys).Any(k => k?.StartsWith("@Microsoft.KeyVault(", StringComparison.OrdinalIgnoreCase) == true))
+        {
+            failures.Add("KooGallery__Keys__* or KooGallery__KitKeys__* holds an unresolved Key Vault reference: the app cannot read the secret (check its identity's Key Vault role and the reference).");
         }
 
         if (options.MaxClockSkew < TimeSpan.FromSeconds(1) || options.MaxClockSkew > TimeSpan.FromMinutes(15))

@@ -38,6 +38,9 @@ public sealed class StorageOptions
     public const string UsageQueueSetting = "KooGalleryUsageQueue";
     public const string DefaultUsageQueue = "koogallery-usage";
 
+    /// <summary>Joint-operation kit syncs: tenants, their applications, authorised users and organisation trees.</summary>
+    public string JointTable { get; set; } = "KooGalleryJointOperation";
+
     /// <summary>Licence codes (licence-code products), their event logs and idempotency markers.</summary>
     public string LicenseTable { get; set; } = "KooGalleryLicenses";
 
@@ -54,7 +57,7 @@ public sealed class StorageOptions
     public string ScheduleTable { get; set; } = "KooGallerySchedule";
 
     /// <summary>Every table the app needs, created at start when missing.</summary>
-    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable, ScheduleTable, LicenseTable];
+    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable, ScheduleTable, LicenseTable, JointTable];
 
     /// <summary>Every queue the app needs (with the host's -poison twins), created at start when missing.</summary>
     public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison", UsageQueue, UsageQueue + "-poison", LicenseQueue, LicenseQueue + "-poison"];

@@ -12,6 +12,29 @@ public sealed record CallbackEnvelope(string Activity, bool IsTest, JsonElement 
 
     public static WireParse<CallbackEnvelope> Parse(ReadOnlySpan<byte> body)
     {
+        var parsed = ParseObject(body);
+        if (!parsed.IsValid)
+        {
+            return WireParse<CallbackEnvelope>.Fail(parsed.Error);
+        }
+
+        var root = parsed.Value.Value;
+        var fields = new FieldReader(root);
+        var activity = fields.Required("activity", Activities.MaxLength);
+        var isTest = fields.TestFlag();
+        if (fields.Error is null && activity.StartsWith(KitPrefix, StringComparison.Ordinal))
+        {
+            fields.Fail($"unknown activity '{activity}'.");
+        }
+
+        return fields.Error is null
+            ? WireParse<CallbackEnvelope>.Ok(new CallbackEnvelope(activity, isTest, root))
+            : WireParse<CallbackEnvelope>.Fail(fields.Error);
+    }
+
+    /// <summary>The body as a JSON object whose every name and string is text.</summary>
+    private static WireParse<Box> ParseObject(ReadOnlySpan<byte> body)
+    {
         JsonElement root;
         try
         {
@@ -20,26 +43,41 @@ public sealed record CallbackEnvelope(string Activity, bool IsTest, JsonElement 
         }
         catch (JsonException)
         {
-            return WireParse<CallbackEnvelope>.Fail("The body is not valid JSON.");
+            return WireParse<Box>.Fail("The body is not valid JSON.");
         }
 
         if (root.ValueKind != JsonValueKind.Object)
         {
-            return WireParse<CallbackEnvelope>.Fail("The body must be a JSON object.");
+            return WireParse<Box>.Fail("The body must be a JSON object.");
         }
 
-        if (!WireText.IsReadable(root))
+        return WireText.IsReadable(root)
+            ? WireParse<Box>.Ok(new Box(root))
+            : WireParse<Box>.Fail("The body holds a name or string that is not valid UTF-8 text (invalid bytes or a lone surrogate).");
+    }
+
+    private sealed record Box(JsonElement Value);
+
+    /// <summary>
+    /// A joint-operation kit sync (spec §2.2, §5.10): the activity is the sync the route names (prefixed
+    /// <see cref="KitPrefix"/>, so a basic call can never reach a kit handler), <c>testFlag</c> an integer.
+    /// </summary>
+    public static WireParse<CallbackEnvelope> ParseKit(string sync, ReadOnlySpan<byte> body)
+    {
+        var parsed = ParseObject(body);
+        if (!parsed.IsValid)
         {
-            return WireParse<CallbackEnvelope>.Fail("The body holds a name or string that is not valid UTF-8 text (invalid bytes or a lone surrogate).");
+            return WireParse<CallbackEnvelope>.Fail(parsed.Error);
         }
 
-        var fields = new FieldReader(root);
-        var activity = fields.Required("activity", Activities.MaxLength);
+        var fields = new FieldReader(parsed.Value.Value);
         var isTest = fields.TestFlag();
         return fields.Error is null
-            ? WireParse<CallbackEnvelope>.Ok(new CallbackEnvelope(activity, isTest, root))
+            ? WireParse<CallbackEnvelope>.Ok(new CallbackEnvelope(KitPrefix + sync, isTest, parsed.Value.Value))
             : WireParse<CallbackEnvelope>.Fail(fields.Error);
     }
+
+    public const string KitPrefix = "kit:";
 
     /// <summary>
     /// Best-effort ids for logging and telemetry before (or without) full parsing: <c>orderId</c> and

@@ -19,6 +19,8 @@ public sealed class TestApp : IAsyncDisposable
 {
     public const string Key = "test-key-0123456789";
 
+    public const string KitKey = "test-kit-key-9876543210";
+
     private TestApp(IHost host, FakeTimeProvider clock, IReadOnlyDictionary<string, string?> settings)
     {
         Host = host;
@@ -71,6 +73,8 @@ public sealed class TestApp : IAsyncDisposable
         settings["Storage:UsageTable"] = $"Usage{run}";
         settings["Storage:ScheduleTable"] = $"Schedule{run}";
         settings["Storage:LicenseTable"] = $"Licenses{run}";
+        settings["Storage:JointTable"] = $"Joint{run}";
+        settings["KooGallery:KitKeys:0"] = KitKey;
         settings["KooGalleryLicenseQueue"] = $"licenses-{run}";
         settings["KooGalleryUsageQueue"] = $"usage-{run}";
         // Fast back-off so retry tests take milliseconds; the policies themselves are the production ones.

@@ -1,0 +1,258 @@
+using System.Security.Cryptography;
+using Azure;
+using Azure.Data.Tables;
+using KooGallery.Functions.Configuration;
+using KooGallery.Functions.Instances;
+using KooGallery.Functions.Security;
+using KooGallery.Protocol;
+using KooGallery.Protocol.Crypto;
+using KooGallery.Protocol.Wire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KooGallery.Functions.JointOperation;
+
+/// <summary>Section <c>JointOperation</c>: the merchant's RSA private key for <c>applicationSync.clientSecret</c> (spec §4.5).</summary>
+public sealed class JointOperationOptions
+{
+    public const string Section = "JointOperation";
+
+    /// <summary>PEM (PKCS#8 or PKCS#1) of the key whose public half is uploaded with the application credential; from Key Vault in Azure.</summary>
+    public string? RsaPrivateKey { get; set; }
+}
+
+/// <summary>
+/// The joint-operation kit syncs (spec §5.10): KooGallery tells the merchant about the buying enterprise
+/// (tenant), its application credential, which users may use the instance and its organisation tree. Each
+/// sync is idempotent (the same tenant, app, user or department again creates nothing new; <c>flag</c> 0
+/// deletes), lands in the instance's event log, and a whole-tree sync replaces the tree by writing a new
+/// version and then switching to it, so a half-written tree is never read.
+/// </summary>
+public sealed class KitSyncService(
+    TableServiceClient tables,
+    IOptions<StorageOptions> names,
+    InstanceRepository instances,
+    CredentialProtector credentials,
+    IOptionsMonitor<JointOperationOptions> options,
+    TimeProvider time,
+    ILogger<KitSyncService> logger)
+{
+    private TableClient Table => tables.GetTableClient(names.Value.JointTable);
+
+    public async Task<KooGalleryResponse> TenantAsync(TenantSyncRequest request, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var partition = KitTenantEntity.PartitionFor(request.TenantId);
+        if (request.Add)
+        {
+            // The code index first: a tenant row is never reachable by code before it exists, nor lost after.
+            await Table.UpsertEntityAsync(new KitTenantCodeEntity { RowKey = InstanceKeys.Escape(request.TenantCode), TenantId = request.TenantId }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        }
+
+        var row = new TableEntity(partition, KitTenantEntity.Row)
+        {
+            [nameof(KitTenantEntity.TenantId)] = request.TenantId,
+            [nameof(KitTenantEntity.TenantCode)] = request.TenantCode,
+            [nameof(KitTenantEntity.Name)] = request.Name,
+            [nameof(KitTenantEntity.DomainName)] = request.DomainName,
+            [nameof(KitTenantEntity.InstanceId)] = request.InstanceId,
+            [nameof(KitTenantEntity.OrderId)] = request.OrderId,
+            [nameof(KitTenantEntity.Deleted)] = !request.Add,
+            [nameof(KitTenantEntity.IsTest)] = request.IsTest,
+            [nameof(KitTenantEntity.UpdatedAt)] = now,
+        };
+        await Table.UpsertEntityAsync(row, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+        await LogAsync(request.InstanceId, KitSyncs.TenantSync, $"tenant {request.TenantId} ({request.TenantCode}, {request.Name}) {(request.Add ? "added" : "deleted")}, identity domain {request.DomainName}", cancellationToken).ConfigureAwait(false);
+        return new KooGalleryResponse(ResultCode.Success);
+    }
+
+    public async Task<KooGalleryResponse> ApplicationAsync(ApplicationSyncRequest request, CancellationToken cancellationToken)
+    {
+        var partition = KitTenantEntity.PartitionFor(request.TenantId);
+        var rowKey = KitAppEntity.Prefix + InstanceKeys.Escape(request.ClientId);
+        if (!request.Add)
+        {
+            await Table.DeleteEntityAsync(partition, rowKey, ETag.All, cancellationToken).ConfigureAwait(false);
+            await LogAsync(request.InstanceId, KitSyncs.ApplicationSync, $"application {request.ClientId} of tenant {request.TenantId} deleted", cancellationToken).ConfigureAwait(false);
+            return new KooGalleryResponse(ResultCode.Success);
+        }
+
+        var secret = Decrypt(request.EncryptedClientSecret);
+        if (secret is null)
+        {
+            logger.LogWarning("applicationSync for tenant {TenantId}, client {ClientId}: the clientSecret could not be decrypted with JointOperation__RsaPrivateKey; answering 000101.", request.TenantId, request.ClientId);
+            return new KooGalleryResponse(ResultCode.AppSecretError, "the clientSecret could not be decrypted with the merchant's private key.");
+        }
+
+        await Table.UpsertEntityAsync(new KitAppEntity
+        {
+            PartitionKey = partition,
+            RowKey = rowKey,
+            ClientId = request.ClientId,
+            AppId = request.AppId,
+            InstanceId = request.InstanceId,
+            ClientSecretProtected = credentials.Protect(secret, partition + "|" + rowKey),
+            UpdatedAt = time.GetUtcNow(),
+        }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        await LogAsync(request.InstanceId, KitSyncs.ApplicationSync, $"application {request.ClientId} of tenant {request.TenantId} stored (secret encrypted at rest)", cancellationToken).ConfigureAwait(false);
+        return new KooGalleryResponse(ResultCode.Success);
+    }
+
+    public async Task<KooGalleryResponse> AuthAsync(AuthSyncRequest request, CancellationToken cancellationToken)
+    {
+        var partition = KitTenantEntity.PartitionFor(request.TenantId);
+        var now = time.GetUtcNow();
+        var actions = request.Users.Select(u => u.Add
+            ? new TableTransactionAction(TableTransactionActionType.UpsertReplace, new KitUserEntity
+            {
+                PartitionKey = partition, RowKey = KitUserEntity.Prefix + InstanceKeys.Escape(u.UserName), UserName = u.UserName, Name = u.Name, Role = u.Role,
+                AppId = request.AppId, InstanceId = request.InstanceId, UpdatedAt = now,
+            })
+            : new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, KitUserEntity.Prefix + InstanceKeys.Escape(u.UserName)), ETag.All));
+
+        // Users named twice: the last word counts, and a transaction may not touch one row twice.
+        var unique = actions.Select((a, i) => (a, i)).GroupBy(x => x.a.Entity.RowKey).Select(g => g.OrderBy(x => x.i).Last().a).ToList();
+        foreach (var chunk in unique.Chunk(100))
+        {
+            await SubmitTolerantAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        var authorised = request.Users.Count(u => u.Add);
+        await LogAsync(request.InstanceId, KitSyncs.AuthSync, $"tenant {request.TenantId}: {authorised} user(s) authorised, {request.Users.Count - authorised} revoked ({string.Join(", ", request.Users.Take(5).Select(u => u.UserName))}{(request.Users.Count > 5 ? ", …" : string.Empty)})", cancellationToken).ConfigureAwait(false);
+        return new KooGalleryResponse(ResultCode.Success);
+    }
+
+    public async Task<KooGalleryResponse> OrgAsync(OrgSyncRequest request, CancellationToken cancellationToken)
+    {
+        var partition = KitTenantEntity.PartitionFor(request.TenantId);
+        var tenant = await Table.GetEntityIfExistsAsync<TableEntity>(partition, KitTenantEntity.Row, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var live = tenant.HasValue ? tenant.Value!.GetString("OrgTree") ?? "0" : "0";
+        if (!request.Whole)
+        {
+            var org = request.Orgs[0];
+            var rowKey = OrgRowKey(live, org.OrgCode);
+            if (request.Add)
+            {
+                await Table.UpsertEntityAsync(new KitOrgEntity { PartitionKey = partition, RowKey = rowKey, OrgCode = org.OrgCode, OrgName = org.OrgName, ParentCode = org.ParentCode }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await Table.DeleteEntityAsync(partition, rowKey, ETag.All, cancellationToken).ConfigureAwait(false);
+            }
+
+            await LogAsync(request.InstanceId, KitSyncs.SingleOrgSync, $"tenant {request.TenantId}: department {org.OrgCode} {(request.Add ? "added or changed" : "deleted")}", cancellationToken).ConfigureAwait(false);
+            return new KooGalleryResponse(ResultCode.Success);
+        }
+
+        // A new version of the whole tree, then one switch on the tenant row: readers see the old tree or the new, never half.
+        var version = $"{time.GetUtcNow().UtcTicks:D19}{RandomNumberGenerator.GetHexString(6, lowercase: true)}";
+        var rows = request.Orgs.DistinctBy(o => o.OrgCode, StringComparer.Ordinal)
+            .Select(o => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new KitOrgEntity { PartitionKey = partition, RowKey = OrgRowKey(version, o.OrgCode), OrgCode = o.OrgCode, OrgName = o.OrgName, ParentCode = o.ParentCode }));
+        foreach (var chunk in rows.Chunk(100))
+        {
+            await Table.SubmitTransactionAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        await Table.UpsertEntityAsync(new TableEntity(partition, KitTenantEntity.Row) { ["TenantId"] = request.TenantId, ["OrgTree"] = version, ["UpdatedAt"] = time.GetUtcNow() }, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+        await DeleteOtherTreesAsync(partition, version, cancellationToken).ConfigureAwait(false);
+        await LogAsync(request.InstanceId, KitSyncs.AllOrgSync, $"tenant {request.TenantId}: organisation tree replaced ({request.Orgs.Count} departments)", cancellationToken).ConfigureAwait(false);
+        return new KooGalleryResponse(ResultCode.Success);
+    }
+
+    /// <summary>The tenant's live organisation tree.</summary>
+    public async Task<IReadOnlyList<KitOrgEntity>> OrgTreeAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        var partition = KitTenantEntity.PartitionFor(tenantId);
+        var tenant = await Table.GetEntityIfExistsAsync<TableEntity>(partition, KitTenantEntity.Row, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var prefix = OrgRowKey(tenant.HasValue ? tenant.Value!.GetString("OrgTree") ?? "0" : "0", string.Empty);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {prefix} and RowKey lt {prefix + "~"}");
+        return await Table.QueryAsync<KitOrgEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<KitTenantEntity?> TenantAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        var found = await Table.GetEntityIfExistsAsync<KitTenantEntity>(KitTenantEntity.PartitionFor(tenantId), KitTenantEntity.Row, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return found.HasValue ? found.Value : null;
+    }
+
+    public async Task<KitUserEntity?> UserAsync(string tenantId, string userName, CancellationToken cancellationToken)
+    {
+        var found = await Table.GetEntityIfExistsAsync<KitUserEntity>(KitTenantEntity.PartitionFor(tenantId), KitUserEntity.Prefix + InstanceKeys.Escape(userName), cancellationToken: cancellationToken).ConfigureAwait(false);
+        return found.HasValue ? found.Value : null;
+    }
+
+    /// <summary>An application's client secret, decrypted (for the sign-on flow); null when unknown.</summary>
+    public async Task<string?> ClientSecretAsync(string tenantId, string clientId, CancellationToken cancellationToken)
+    {
+        var partition = KitTenantEntity.PartitionFor(tenantId);
+        var rowKey = KitAppEntity.Prefix + InstanceKeys.Escape(clientId);
+        var found = await Table.GetEntityIfExistsAsync<KitAppEntity>(partition, rowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return found.HasValue ? credentials.Unprotect(found.Value!.ClientSecretProtected, partition + "|" + rowKey) : null;
+    }
+
+    private static string OrgRowKey(string version, string orgCode) => $"{KitOrgEntity.Prefix}{version}|{InstanceKeys.Escape(orgCode)}";
+
+    private string? Decrypt(string? encrypted)
+    {
+        var pem = options.CurrentValue.RsaPrivateKey;
+        if (string.IsNullOrWhiteSpace(pem))
+        {
+            logger.LogError("applicationSync received but JointOperation__RsaPrivateKey is not set: the clientSecret cannot be decrypted.");
+            return null;
+        }
+
+        using var rsa = RSA.Create();
+        try
+        {
+            rsa.ImportFromPem(pem);
+        }
+        catch (ArgumentException)
+        {
+            logger.LogError("JointOperation__RsaPrivateKey is not a PEM RSA private key.");
+            return null;
+        }
+
+        return ClientSecretCipher.TryDecrypt(rsa, encrypted);
+    }
+
+    private async Task DeleteOtherTreesAsync(string partition, string live, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {KitOrgEntity.Prefix} and RowKey lt {"org}"}");
+        var stale = (await Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false))
+            .Where(r => !r.RowKey.StartsWith(OrgRowKey(live, string.Empty), StringComparison.Ordinal))
+            .Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, ETag.All));
+        foreach (var chunk in stale.Chunk(100))
+        {
+            await SubmitTolerantAsync(chunk, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A transaction of upserts and deletes where a delete of a row already gone is not a failure.</summary>
+    private async Task SubmitTolerantAsync(IReadOnlyList<TableTransactionAction> actions, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TableTransactionFailedException ex) when (ex.Status == 404)
+        {
+            foreach (var action in actions)
+            {
+                if (action.ActionType == TableTransactionActionType.Delete)
+                {
+                    await Table.DeleteEntityAsync(action.Entity.PartitionKey, action.Entity.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await Table.UpsertEntityAsync(action.Entity, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    /// <summary>Every sync lands in the instance's event log (when the sync names an instance).</summary>
+    private Task LogAsync(string? instanceId, string sync, string detail, CancellationToken cancellationToken) =>
+        string.IsNullOrEmpty(instanceId)
+            ? Task.CompletedTask
+            : instances.AppendAsync(instanceId, [instances.Event("kit-sync", sync, detail: detail)], cancellationToken);
+}
