@@ -75,6 +75,13 @@ param credentialPreviousKey string = ''
 param koogalleryKitKey string = ''
 
 @secure()
+@description('Signs the login tickets of joint-operation single sign-on (Login__TicketKeys__0, at least 32 characters); empty: sign-on is not offered.')
+param loginTicketKey string = ''
+
+@description('The sign-on callback address registered with the application credential; empty: the app\'s own /api/login/callback.')
+param loginCallbackUrl string = ''
+
+@secure()
 @description('Access key id (AK) of the merchant\'s Huawei Cloud account.')
 param marketplaceAccessKey string
 
@@ -148,6 +155,7 @@ module vault 'modules/keyvault.bicep' = {
     credentialKey: credentialKey
     credentialPreviousKey: credentialPreviousKey
     koogalleryKitKey: koogalleryKitKey
+    loginTicketKey: loginTicketKey
   }
 }
 
@@ -211,6 +219,14 @@ var appSettings = {
   Licensing__RefreshInterval: '1.00:00:00'
   Licensing__QueryTimeout: '00:00:05'
   Licensing__RenewalUrl: licenseRenewalUrl
+  Login__TicketLifetime: '00:02:00'
+  Login__StateLifetime: '00:10:00'
+  Login__CallbackUrl: loginCallbackUrl
+  Login__Scope: 'get_user_info'
+  Login__AuthorizePath: '/api/v1/oauth2/authorize'
+  Login__TokenPath: '/api/v1/oauth2/token'
+  Login__UserInfoPath: '/api/v1/oauth2/userinfo'
+  Login__Issuer: 'koogallery-functions'
 }
 
 module app 'modules/functionapp.bicep' = {
@@ -234,6 +250,7 @@ module app 'modules/functionapp.bicep' = {
     hasPreviousCredentialKey: !empty(credentialPreviousKey)
     hasKitKey: !empty(koogalleryKitKey)
     hasRsaPrivateKey: !empty(rsaPrivateKey)
+    hasLoginTicketKey: !empty(loginTicketKey)
     appSettings: union(appSettings, length(dailyBilledProducts) > 1
       ? toObject(range(1, length(dailyBilledProducts) - 1), i => 'Metering__DailyBilledProducts__${i}', i => dailyBilledProducts[i])
       : {})

@@ -70,6 +70,12 @@ public static class KooGalleryApp
         services.AddLicensing(configuration);
         services.AddOptions<JointOperation.JointOperationOptions>().Bind(configuration.GetSection(JointOperation.JointOperationOptions.Section));
         services.AddSingleton<JointOperation.KitSyncService>();
+        services.AddOptions<JointOperation.LoginOptions>().Bind(configuration.GetSection(JointOperation.LoginOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<JointOperation.LoginOptions>, JointOperation.LoginOptionsValidator>();
+        services.AddSingleton<JointOperation.LoginService>();
+
+        // A single-use code must never be sent twice: no retry policy on the identity provider's client.
+        services.AddHttpClient(JointOperation.LoginService.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10));
         services.AddKitSyncHandlers();
         return services;
     }

@@ -32,6 +32,9 @@ param hasKitKey bool
 @description('True when the RSA private key for applicationSync is stored: it is read as JointOperation__RsaPrivateKey.')
 param hasRsaPrivateKey bool
 
+@description('True when a login ticket key is stored: it is read as Login__TicketKeys__0.')
+param hasLoginTicketKey bool
+
 @description('True when a tenant webhook secret is stored.')
 param hasTenantWebhookSecret bool
 
@@ -110,6 +113,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       hasPreviousCredentialKey ? { Credentials__Keys__1: kvRef(keyVaultName, 'credential-previous-key') } : {},
       hasKitKey ? { KooGallery__KitKeys__0: kvRef(keyVaultName, 'koogallery-kit-key') } : {},
       hasRsaPrivateKey ? { JointOperation__RsaPrivateKey: kvRef(keyVaultName, 'rsa-private-key') } : {},
+      hasLoginTicketKey ? { Login__TicketKeys__0: kvRef(keyVaultName, 'login-ticket-key') } : {},
       {
       // Storage by identity: no connection string, no account key.
       AzureWebJobsStorage__accountName: storageAccountName

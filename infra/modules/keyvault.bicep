@@ -40,6 +40,10 @@ param credentialPreviousKey string
 @description('The Key of the joint-operation kit interfaces (KooGallery__KitKeys__0); empty when not used.')
 param koogalleryKitKey string
 
+@secure()
+@description('Signs joint-operation login tickets (Login__TicketKeys__0); empty when sign-on is not offered.')
+param loginTicketKey string
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -68,6 +72,7 @@ var secrets = [
   { name: 'credential-key', value: credentialKey }
   { name: 'credential-previous-key', value: credentialPreviousKey }
   { name: 'koogallery-kit-key', value: koogalleryKitKey }
+  { name: 'login-ticket-key', value: loginTicketKey }
 ]
 
 resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for s in secrets: if (!empty(s.value)) {

@@ -175,6 +175,26 @@ public sealed class KitSyncService(
         return found.HasValue ? found.Value : null;
     }
 
+    /// <summary>The tenant a sign-in names, by tenant code (or, failing that, by tenant id).</summary>
+    public async Task<KitTenantEntity?> TenantByCodeAsync(string codeOrId, CancellationToken cancellationToken)
+    {
+        var code = await Table.GetEntityIfExistsAsync<KitTenantCodeEntity>(KitTenantCodeEntity.Partition, InstanceKeys.Escape(codeOrId), cancellationToken: cancellationToken).ConfigureAwait(false);
+        return await TenantAsync(code.HasValue ? code.Value!.TenantId : codeOrId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The tenant's application credential used to sign its users in (the first synced one).</summary>
+    public async Task<KitAppEntity?> FirstApplicationAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        var partition = KitTenantEntity.PartitionFor(tenantId);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {KitAppEntity.Prefix} and RowKey lt {"app}"}");
+        await foreach (var app in Table.QueryAsync<KitAppEntity>(filter, maxPerPage: 1, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            return app;
+        }
+
+        return null;
+    }
+
     public async Task<KitUserEntity?> UserAsync(string tenantId, string userName, CancellationToken cancellationToken)
     {
         var found = await Table.GetEntityIfExistsAsync<KitUserEntity>(KitTenantEntity.PartitionFor(tenantId), KitUserEntity.Prefix + InstanceKeys.Escape(userName), cancellationToken: cancellationToken).ConfigureAwait(false);

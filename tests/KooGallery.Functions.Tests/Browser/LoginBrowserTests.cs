@@ -1,0 +1,164 @@
+using System.Security.Cryptography;
+using System.Text;
+using KooGallery.Functions.JointOperation;
+using KooGallery.Functions.Tests.Infrastructure;
+using KooGallery.Protocol.Crypto;
+using KooGallery.Protocol.Signing;
+using KooGallery.Simulator;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Abstractions;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.Playwright;
+
+namespace KooGallery.Functions.Tests.Browser;
+
+/// <summary>
+/// The buyer's single sign-on in a real headless Chromium: the app on loopback HTTP, the simulator's
+/// OneAccess-style identity provider, the kit syncs that set the tenant up, and the browser's own cookie rules.
+/// </summary>
+public sealed class LoginBrowserTests : IAsyncLifetime
+{
+    private const string ClientId = "acme-app";
+    private const string ClientSecret = "acme-client-secret-0123456789";
+    private static readonly RSA MerchantKey = RSA.Create(3072);
+
+    private LoginHost host = null!;
+    private IdentityProvider idp = null!;
+    private LocalMarketplace market = null!;
+    private IPlaywright playwright = null!;
+    private IBrowser browser = null!;
+    private string instanceId = null!;
+
+    public async Task InitializeAsync()
+    {
+        host = await LoginHost.StartAsync();
+        idp = await IdentityProvider.LaunchAsync();
+        market = await LocalMarketplace.StartAsync(s =>
+        {
+            s["JointOperation:RsaPrivateKey"] = MerchantKey.ExportPkcs8PrivateKeyPem();
+            s["Provisioning:BuiltIn:FrontEndUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
+            s["Provisioning:BuiltIn:AdminUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
+        });
+        host.App = market.App;
+        instanceId = await market.NewInstanceAsync("MOCKPERIODYEARNEW");
+        await market.DrainAsync();
+        idp.AddClient(ClientId, ClientSecret);
+        await Kit("tenantSync", $$"""{"domainName":"{{idp.BaseUrl.ToString().TrimEnd('/')}}","flag":1,"instanceId":"{{instanceId}}","name":"Acme","orderId":"MOCKPERIODYEARNEW","tenantCode":"acme","tenantId":"T-ACME","testFlag":1}""");
+        await Kit("applicationSync", $$"""{"clientId":"{{ClientId}}","clientSecret":"{{ClientSecretCipher.Encrypt(MerchantKey, ClientSecret)}}","flag":1,"instanceId":"{{instanceId}}","tenantId":"T-ACME","testFlag":1}""");
+        await Kit("authSync", $$"""{"flag":1,"instanceId":"{{instanceId}}","name":"Alice Example","tenantId":"T-ACME","testFlag":1,"userName":"alice"}""");
+        (playwright, browser) = await Chromium.LaunchAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await browser.DisposeAsync();
+        playwright.Dispose();
+        await market.DisposeAsync();
+        await idp.DisposeAsync();
+        await host.DisposeAsync();
+    }
+
+    private async Task Kit(string sync, string body)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var signed = KitSignature.Sign(TestApp.KitKey, bytes, market.App.Clock.GetUtcNow());
+        var context = new DefaultHttpContext();
+        context.Request.Method = "POST";
+        context.Request.Body = new MemoryStream(bytes);
+        context.Request.Headers[KitSignature.SignHeader] = signed.Signature;
+        context.Request.Headers[KitSignature.TimestampHeader] = signed.Timestamp;
+        context.Request.Headers[KitSignature.NonceHeader] = signed.Nonce;
+        context.Response.Body = new MemoryStream();
+        var result = await market.App.Function<Callbacks.KitSyncInterface>().Run(context.Request, sync, CancellationToken.None);
+        await result.ExecuteResultAsync(new ActionContext(context, new RouteData(), new ActionDescriptor()));
+        Assert.Contains("\"000000\"", Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray()), StringComparison.Ordinal);
+    }
+
+    private string Login => host.BaseUrl + "api/login?tenant=acme";
+
+    [Fact]
+    public async Task An_authorised_user_lands_on_the_front_end_with_a_ticket_the_saas_can_verify()
+    {
+        var page = await browser.NewPageAsync();
+
+        await page.GotoAsync(Login);
+        await page.ClickAsync("#signin");
+        await page.WaitForURLAsync(url => url.Contains("/frontend/", StringComparison.Ordinal));
+
+        Assert.StartsWith(host.BaseUrl + "frontend/" + instanceId, page.Url, StringComparison.Ordinal);
+        var ticket = await page.InnerTextAsync("#ticket");
+        var validation = market.App.Services.GetRequiredService<LoginService>().TicketValidation(instanceId);
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(ticket, validation);
+        Assert.True(result.IsValid, result.Exception?.Message);
+        Assert.Equal(("alice", "T-ACME", "acme", instanceId), (result.Claims["sub"], result.Claims["tenant_id"], result.Claims["tenant_code"], result.Claims["instance_id"]));
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == LoginService.CookieName);
+    }
+
+    [Fact]
+    public async Task The_state_cookie_is_http_only_secure_and_lax_and_a_tampered_state_shows_its_page()
+    {
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(Login);
+        var cookie = Assert.Single(await page.Context.CookiesAsync(), c => c.Name == LoginService.CookieName);
+        Assert.Equal((true, true, SameSiteAttribute.Lax), (cookie.HttpOnly, cookie.Secure, cookie.SameSite));
+
+        var response = await page.GotoAsync(host.BaseUrl + "api/login/callback?code=whatever&state=not-the-state");
+
+        Assert.Equal(400, response!.Status);
+        Assert.Contains("no longer valid", await page.InnerTextAsync("h1"), StringComparison.Ordinal);
+        Assert.Matches("^[0-9a-f]{12}$", await page.InnerTextAsync("#correlation"));
+    }
+
+    [Fact]
+    public async Task A_replayed_code_is_refused_by_the_identity_provider_and_shows_its_page()
+    {
+        var page = await browser.NewPageAsync();
+        string? callback = null;
+        page.Request += (_, request) => callback ??= request.Url.Contains("/api/login/callback", StringComparison.Ordinal) ? request.Url : null;
+        await page.GotoAsync(Login);
+        var cookie = Assert.Single(await page.Context.CookiesAsync(), c => c.Name == LoginService.CookieName);
+        await page.ClickAsync("#signin");
+        await page.WaitForURLAsync(url => url.Contains("/frontend/", StringComparison.Ordinal));
+
+        // The same callback again, with the state cookie put back: the state matches, the code is spent.
+        await page.Context.AddCookiesAsync([new Cookie { Name = cookie.Name, Value = cookie.Value, Domain = cookie.Domain, Path = cookie.Path, HttpOnly = true, Secure = true, SameSite = SameSiteAttribute.Lax }]);
+        var response = await page.GotoAsync(callback!);
+
+        Assert.Equal(502, response!.Status);
+        Assert.Contains("already used", await page.InnerTextAsync("main"), StringComparison.Ordinal);
+        Assert.Equal(1, idp.RefusedCodes);
+    }
+
+    [Fact]
+    public async Task A_sign_in_cancelled_at_the_identity_provider_shows_its_page()
+    {
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(Login);
+
+        await page.ClickAsync("#cancel");
+        await page.WaitForURLAsync(url => url.Contains("/api/login/callback", StringComparison.Ordinal));
+
+        Assert.Contains("refused the sign-in", await page.InnerTextAsync("h1"), StringComparison.Ordinal);
+        Assert.Contains("cancelled", await page.InnerTextAsync("main"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_user_not_authorised_for_the_instance_and_an_unknown_enterprise_show_their_pages()
+    {
+        idp.User = new IdpUser("mallory", "Mallory", "mallory@example.com");
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(Login);
+        await page.ClickAsync("#signin");
+        await page.WaitForURLAsync(url => url.Contains("/api/login/callback", StringComparison.Ordinal));
+
+        Assert.Contains("not authorised", await page.InnerTextAsync("h1"), StringComparison.Ordinal);
+        Assert.Contains("mallory", await page.InnerTextAsync("main"), StringComparison.Ordinal);
+
+        var unknown = await page.GotoAsync(host.BaseUrl + "api/login?tenant=nobody");
+        Assert.Equal(404, unknown!.Status);
+        Assert.Contains("Unknown enterprise", await page.InnerTextAsync("h1"), StringComparison.Ordinal);
+    }
+}
