@@ -103,7 +103,7 @@ var deploymentContainerName = 'app-package-${take(token, 8)}'
 
 // The names the app uses (StorageOptions defaults); InfrastructureTests checks this list against the code.
 var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage', 'KooGallerySchedule', 'KooGalleryLicenses', 'KooGalleryJointOperation']
-var queueNames = ['koogallery-lifecycle', 'koogallery-lifecycle-poison', 'koogallery-usage', 'koogallery-usage-poison', 'koogallery-licenses', 'koogallery-licenses-poison']
+var queueNames = ['koogallery-lifecycle', 'koogallery-lifecycle-poison', 'koogallery-usage', 'koogallery-usage-poison', 'koogallery-licenses', 'koogallery-licenses-poison', 'koogallery-kit-syncs', 'koogallery-kit-syncs-poison']
 
 var siteHosts = {
   cn: { primary: 'https://mkt.myhuaweicloud.com', fallback: 'https://mkt.myhuaweicloud.cn' }
@@ -185,6 +185,7 @@ var appSettings = {
   KooGalleryLifecycleQueue: queueNames[0]
   KooGalleryUsageQueue: queueNames[2]
   KooGalleryLicenseQueue: queueNames[4]
+  KooGalleryKitQueue: queueNames[6]
   KooGalleryUsagePushSchedule: '0 5 * * * *'
   Marketplace__Site: koogallerySite
   Marketplace__BaseUrl: siteHosts[koogallerySite].primary

@@ -47,6 +47,7 @@ public static class KooGalleryApp
                 o.LifecycleQueue = configuration[StorageOptions.LifecycleQueueSetting] ?? StorageOptions.DefaultLifecycleQueue;
                 o.UsageQueue = configuration[StorageOptions.UsageQueueSetting] ?? StorageOptions.DefaultUsageQueue;
                 o.LicenseQueue = configuration[StorageOptions.LicenseQueueSetting] ?? StorageOptions.DefaultLicenseQueue;
+                o.KitQueue = configuration[StorageOptions.KitQueueSetting] ?? StorageOptions.DefaultKitQueue;
             })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
@@ -70,6 +71,7 @@ public static class KooGalleryApp
         services.AddLicensing(configuration);
         services.AddOptions<JointOperation.JointOperationOptions>().Bind(configuration.GetSection(JointOperation.JointOperationOptions.Section));
         services.AddSingleton<JointOperation.KitSyncService>();
+        services.AddSingleton<JointOperation.KitNotifier>();
         services.AddOptions<JointOperation.LoginOptions>().Bind(configuration.GetSection(JointOperation.LoginOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<JointOperation.LoginOptions>, JointOperation.LoginOptionsValidator>();
         services.AddSingleton<JointOperation.LoginService>();

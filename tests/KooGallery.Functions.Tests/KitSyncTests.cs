@@ -135,6 +135,37 @@ public class KitSyncTests
     }
 
     [Fact]
+    public async Task The_merchants_systems_hear_of_each_sync_once_through_the_tenant_seam()
+    {
+        await using var market = await LocalMarketplace.StartAsync(webhookTenants: true);
+        var queue = market.App.Services.GetRequiredService<Azure.Storage.Queues.QueueServiceClient>().GetQueueClient(market.App.Settings["KooGalleryKitQueue"]);
+        async Task DrainAsync()
+        {
+            while ((await queue.ReceiveMessagesAsync(32)).Value is { Length: > 0 } messages)
+            {
+                foreach (var message in messages)
+                {
+                    await market.App.Function<NotifyKitSync>().Run(message, CancellationToken.None);
+                    await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt);
+                }
+            }
+        }
+
+        var auth = """{"instanceId":"i-6","tenantId":"T6","testFlag":0,"userList":[{"userName":"alice","flag":1},{"userName":"bob","flag":0}]}""";
+        await SyncAsync(market.App, "tenantSync", Tenant("i-6"));
+        await SyncAsync(market.App, "authSync", auth);
+        await SyncAsync(market.App, "allOrgSync", """{"instanceId":"i-6","orgList":[{"orgCode":"root"}],"tenantId":"T6","testFlag":0}""");
+        await DrainAsync();
+        await SyncAsync(market.App, "authSync", auth); // KooGallery syncs the same again
+        await DrainAsync();
+
+        var told = market.TenantApi!.Events;
+        Assert.Equal(["org.synced", "tenant.synced", "user.authorised", "user.revoked"], told.Select(e => e.Event).Order(StringComparer.Ordinal));
+        Assert.Equal("alice", told.Single(e => e.Event == "user.authorised").Body["data"]!["userName"]!.GetValue<string>());
+        Assert.Equal("i-6", told.Single(e => e.Event == "tenant.synced").Body["instanceId"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_bad_x_sign_a_missing_one_the_basic_key_and_a_stale_timestamp_are_refused()
     {
         await using var market = await StartAsync();

@@ -111,7 +111,7 @@ internal static class Commands
             return false;
         }
 
-        caller = new KooGalleryCaller(http, uri, key);
+        caller = new KooGalleryCaller(http, uri, key, kitKey: flags.Value("kit-key"));
         return true;
     }
 }

@@ -84,6 +84,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         await Case("10b", "exact resend within the window: same answer", Case10b, cancellationToken).ConfigureAwait(false);
         await Case("11", "unknown activity 000002", Case11, cancellationToken).ConfigureAwait(false);
         await Case("14", "licence callbacks: refresh, repeat, freeze, unfreeze, release twice, bad field", Case14, cancellationToken).ConfigureAwait(false);
+        await Case("15", "kit syncs: tenant, users, organisation tree, repeat, undecryptable secret, bad x-sign", Case15, cancellationToken).ConfigureAwait(false);
         return new ConformanceReport(caller.Url.ToString(), started, results.OrderBy(r => Order(r.Number)).ToList());
     }
 
@@ -349,6 +350,35 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         check.Answer(await Call(check, "releaseLicenseCode", new { license, testFlag = "1" }, ct).ConfigureAwait(false), "000000", "releaseLicenseCode repeated");
         check.Answer(await Call(check, "updateLicenseCodeStatus", new { license, status = "UNFREEZE", testFlag = "1" }, ct).ConfigureAwait(false), "000002", "unfreezing a released licence");
         check.Answer(await Call(check, "refreshLicenseCode", new { license, orderId = "O", orderLineId = "L", expireTime = "soon", scene = "RENEWAL", testFlag = "1" }, ct).ConfigureAwait(false), "000002", "refreshLicenseCode with a bad expireTime");
+    }
+
+    /// <summary>
+    /// The joint-operation kit syncs (spec §3.2, §5.10) on a fresh debug tenant: each answers 000000 and again
+    /// when repeated, a client secret nobody can decrypt 000101, a wrong <c>x-sign</c> 000001.
+    /// </summary>
+    private async Task Case15(Check check, CancellationToken ct)
+    {
+        var tenant = "conformance-" + Guid.NewGuid().ToString("N")[..12];
+        var sync = async (string name, string body) =>
+        {
+            check.Calls++;
+            return await caller.SendKitAsync(name, body, cancellationToken: ct).ConfigureAwait(false);
+        };
+        var tenantSync = $$"""{"domainName":"https://idp.example.com","flag":1,"instanceId":"{{mainId}}","name":"Conformance","orderId":"MOCKPERIODYEARNEW","tenantCode":"{{tenant}}","tenantId":"{{tenant}}","testFlag":1,"timeStamp":"{{caller.Now.ToOffset(TimeSpan.FromHours(8)):yyyyMMddHHmmssfff}}"}""";
+        check.Answer(await sync("tenantSync", tenantSync).ConfigureAwait(false), "000000", "tenantSync");
+        check.Answer(await sync("tenantSync", tenantSync).ConfigureAwait(false), "000000", "tenantSync repeated");
+        var auth = $$"""{"flag":1,"instanceId":"{{mainId}}","tenantId":"{{tenant}}","testFlag":1,"userName":"conformance-user"}""";
+        check.Answer(await sync("authSync", auth).ConfigureAwait(false), "000000", "authSync");
+        check.Answer(await sync("authSync", auth).ConfigureAwait(false), "000000", "authSync repeated");
+        check.Answer(await sync("allOrgSync", $$"""{"instanceId":"{{mainId}}","orgList":[{"orgCode":"root","orgName":"HQ"}],"tenantId":"{{tenant}}","testFlag":1}""").ConfigureAwait(false), "000000", "allOrgSync");
+        check.Answer(await sync("singleOrgSync", $$"""{"flag":1,"instanceId":"{{mainId}}","orgCode":"ops","parentCode":"root","tenantId":"{{tenant}}","testFlag":1}""").ConfigureAwait(false), "000000", "singleOrgSync");
+        check.Answer(await sync("applicationSync", $$"""{"clientId":"conformance","clientSecret":"bm90IGVuY3J5cHRlZA==","flag":1,"tenantId":"{{tenant}}","testFlag":1}""").ConfigureAwait(false), "000101", "applicationSync with a secret nobody can decrypt");
+        check.Calls++;
+        var forged = await caller.SendKitAsync("tenantSync", tenantSync, kitKey: "not-the-kit-key", cancellationToken: ct).ConfigureAwait(false);
+        if (check.WellFormed(forged, "tenantSync with a wrong x-sign") && forged.ResultCode != "000001")
+        {
+            check.Fail($"tenantSync with a wrong x-sign answered {forged.ResultCode}, expected 000001");
+        }
     }
 
     /// <summary>Failures of one case, and the answer checks of spec §7.2.</summary>

@@ -33,7 +33,8 @@ public sealed record CallResult(
 /// keys sorted) and <c>signature</c>/<c>timestamp</c>/<c>nonce</c> in the query string; optionally a kit sync
 /// (x-sign headers) or a retired V1 GET with <c>authToken</c>. Every answer's <c>Body-Sign</c> is checked.
 /// </summary>
-public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeProvider? time = null)
+/// <param name="kitKey">The Key of the joint-operation kit interfaces when it differs from <paramref name="key"/>.</param>
+public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeProvider? time = null, string? kitKey = null)
 {
     private readonly TimeProvider clock = time ?? TimeProvider.System;
 
@@ -42,6 +43,9 @@ public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeP
     public Uri Url { get; } = url;
 
     public string Key { get; } = key;
+
+    /// <summary>Signs kit syncs and verifies their answers' <c>Body-Sign</c>.</summary>
+    public string KitKey { get; } = kitKey ?? key;
 
     public DateTimeOffset Now => clock.GetUtcNow();
 
@@ -91,12 +95,12 @@ public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeP
     /// <summary>A joint-operation kit sync (spec §3.2): POST {url}/produceAPI/v2/{sync} with x-sign headers.</summary>
     public async Task<CallResult> SendKitAsync(string sync, string body, string? kitKey = null, CancellationToken cancellationToken = default)
     {
-        var signed = KitSignature.Sign(kitKey ?? Key, Encoding.UTF8.GetBytes(body), Now);
+        var signed = KitSignature.Sign(kitKey ?? KitKey, Encoding.UTF8.GetBytes(body), Now);
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(Url.ToString().TrimEnd('/') + "/produceAPI/v2/" + sync)) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         request.Headers.TryAddWithoutValidation(KitSignature.SignHeader, signed.Signature);
         request.Headers.TryAddWithoutValidation(KitSignature.TimestampHeader, signed.Timestamp);
         request.Headers.TryAddWithoutValidation(KitSignature.NonceHeader, signed.Nonce);
-        return await SendAsync(sync, request, body, cancellationToken).ConfigureAwait(false);
+        return await SendAsync(sync, request, body, cancellationToken, KitKey).ConfigureAwait(false);
     }
 
     /// <summary>A retired V1 call (spec §3.3): GET with the fields, <c>timeStamp</c> and <c>authToken</c> in the query.</summary>
@@ -109,7 +113,7 @@ public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeP
         return await SendAsync(activity, request, string.Empty, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<CallResult> SendAsync(string activity, HttpRequestMessage request, string requestBody, CancellationToken cancellationToken)
+    private async Task<CallResult> SendAsync(string activity, HttpRequestMessage request, string requestBody, CancellationToken cancellationToken, string? answerKey = null)
     {
         var watch = Stopwatch.StartNew();
         try
@@ -132,7 +136,7 @@ public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeP
             }
 
             return new CallResult(activity, request.RequestUri!.ToString(), requestBody, (int)response.StatusCode, Encoding.UTF8.GetString(bytes),
-                bodySign, BodySign.Verify(Key, bodySign, bytes), watch.Elapsed, json, error);
+                bodySign, BodySign.Verify(answerKey ?? Key, bodySign, bytes), watch.Elapsed, json, error);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {

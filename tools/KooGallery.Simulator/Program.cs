@@ -87,11 +87,12 @@ internal static class Cli
         send <activity>
                      One correctly signed call; prints request, answer and whether Body-Sign verifies.
                        --url URL --key KEY  [--field name=value ...] [--json '{"name":"value"}']
-                       [--kit] (a kit sync: POST {url}/produceAPI/v2/<activity> with x-sign headers)
+                       [--kit] (a kit sync: POST {url}/produceAPI/v2/<activity> with x-sign headers; --kit-key KEY
+                       when the kit Key differs from the basic one)
                        [--v1]  (a retired V1 GET with authToken)
         conformance  Spec §7.3's cases with §7.2's checks (JSON, resultCode, fields, Body-Sign, < 5 s); testFlag=1
                      and mock orders only, safe against production. Exit code 1 on any failure.
-                       --url URL --key KEY  [--report report.json] [--max-answer-ms 5000] [--provisioning-timeout-s 120]
+                       --url URL --key KEY  [--kit-key KEY] [--report report.json] [--max-answer-ms 5000] [--provisioning-timeout-s 120]
         order        One order's life: new -> poll until ready -> renew -> freeze -> unfreeze -> release.
                        --url URL --key KEY  [--order MOCKPERIODYEARNEW] [--real] (testFlag=0)
         """;

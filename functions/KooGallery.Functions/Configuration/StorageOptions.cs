@@ -53,6 +53,12 @@ public sealed class StorageOptions
     public const string LicenseQueueSetting = "KooGalleryLicenseQueue";
     public const string DefaultLicenseQueue = "koogallery-licenses";
 
+    /// <summary>Joint-operation syncs to tell the merchant's systems about; flat setting <c>KooGalleryKitQueue</c>.</summary>
+    public string KitQueue { get; set; } = DefaultKitQueue;
+
+    public const string KitQueueSetting = "KooGalleryKitQueue";
+    public const string DefaultKitQueue = "koogallery-kit-syncs";
+
     /// <summary>The time index: what is due when (life-cycle checks, usage hours to push, retention).</summary>
     public string ScheduleTable { get; set; } = "KooGallerySchedule";
 
@@ -60,7 +66,7 @@ public sealed class StorageOptions
     public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable, ScheduleTable, LicenseTable, JointTable];
 
     /// <summary>Every queue the app needs (with the host's -poison twins), created at start when missing.</summary>
-    public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison", UsageQueue, UsageQueue + "-poison", LicenseQueue, LicenseQueue + "-poison"];
+    public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison", UsageQueue, UsageQueue + "-poison", LicenseQueue, LicenseQueue + "-poison", KitQueue, KitQueue + "-poison"];
 }
 
 internal sealed partial class StorageOptionsValidator : IValidateOptions<StorageOptions>
@@ -75,7 +81,7 @@ internal sealed partial class StorageOptionsValidator : IValidateOptions<Storage
         }
 
         // 56 leaves room for the "-poison" suffix within the 63-character limit.
-        foreach (var (setting, queue) in new[] { (StorageOptions.LifecycleQueueSetting, options.LifecycleQueue), (StorageOptions.UsageQueueSetting, options.UsageQueue), (StorageOptions.LicenseQueueSetting, options.LicenseQueue) })
+        foreach (var (setting, queue) in new[] { (StorageOptions.LifecycleQueueSetting, options.LifecycleQueue), (StorageOptions.UsageQueueSetting, options.UsageQueue), (StorageOptions.LicenseQueueSetting, options.LicenseQueue), (StorageOptions.KitQueueSetting, options.KitQueue) })
         {
             if (!QueueName().IsMatch(queue ?? string.Empty) || queue!.Contains("--", StringComparison.Ordinal))
             {
@@ -83,9 +89,9 @@ internal sealed partial class StorageOptionsValidator : IValidateOptions<Storage
             }
         }
 
-        if (new[] { options.LifecycleQueue, options.UsageQueue, options.LicenseQueue }.Distinct(StringComparer.Ordinal).Count() < 3)
+        if (new[] { options.LifecycleQueue, options.UsageQueue, options.LicenseQueue, options.KitQueue }.Distinct(StringComparer.Ordinal).Count() < 4)
         {
-            failures.Add($"{StorageOptions.LifecycleQueueSetting}, {StorageOptions.UsageQueueSetting} and {StorageOptions.LicenseQueueSetting} must name different queues.");
+            failures.Add($"{StorageOptions.LifecycleQueueSetting}, {StorageOptions.UsageQueueSetting}, {StorageOptions.LicenseQueueSetting} and {StorageOptions.KitQueueSetting} must name different queues.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -3,6 +3,7 @@ using Azure;
 using Azure.Data.Tables;
 using KooGallery.Functions.Configuration;
 using KooGallery.Functions.Instances;
+using KooGallery.Functions.Provisioning;
 using KooGallery.Functions.Security;
 using KooGallery.Protocol;
 using KooGallery.Protocol.Crypto;
@@ -32,6 +33,7 @@ public sealed class KitSyncService(
     TableServiceClient tables,
     IOptions<StorageOptions> names,
     InstanceRepository instances,
+    KitNotifier notifier,
     CredentialProtector credentials,
     IOptionsMonitor<JointOperationOptions> options,
     TimeProvider time,
@@ -63,6 +65,13 @@ public sealed class KitSyncService(
         };
         await Table.UpsertEntityAsync(row, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
         await LogAsync(request.InstanceId, KitSyncs.TenantSync, $"tenant {request.TenantId} ({request.TenantCode}, {request.Name}) {(request.Add ? "added" : "deleted")}, identity domain {request.DomainName}", cancellationToken).ConfigureAwait(false);
+        await notifier.QueueAsync(
+            [Notice(request.InstanceId, request.TenantId, "tenant.synced", $"{(request.Add ? "add" : "delete")}:{request.TenantCode}:{request.Name}:{request.DomainName}", request.IsTest, new()
+            {
+                ["tenantId"] = request.TenantId, ["tenantCode"] = request.TenantCode, ["name"] = request.Name, ["domainName"] = request.DomainName,
+                ["orderId"] = request.OrderId, ["deleted"] = request.Add ? "false" : "true",
+            })],
+            cancellationToken).ConfigureAwait(false);
         return new KooGalleryResponse(ResultCode.Success);
     }
 
@@ -117,6 +126,12 @@ public sealed class KitSyncService(
             await SubmitTolerantAsync(chunk, cancellationToken).ConfigureAwait(false);
         }
 
+        await notifier.QueueAsync(
+            request.Users.Select(u => Notice(request.InstanceId, request.TenantId, u.Add ? "user.authorised" : "user.revoked", u.UserName, request.IsTest, new()
+            {
+                ["tenantId"] = request.TenantId, ["appId"] = request.AppId, ["userName"] = u.UserName, ["name"] = u.Name, ["role"] = u.Role,
+            })),
+            cancellationToken).ConfigureAwait(false);
         var authorised = request.Users.Count(u => u.Add);
         await LogAsync(request.InstanceId, KitSyncs.AuthSync, $"tenant {request.TenantId}: {authorised} user(s) authorised, {request.Users.Count - authorised} revoked ({string.Join(", ", request.Users.Take(5).Select(u => u.UserName))}{(request.Users.Count > 5 ? ", …" : string.Empty)})", cancellationToken).ConfigureAwait(false);
         return new KooGalleryResponse(ResultCode.Success);
@@ -141,6 +156,13 @@ public sealed class KitSyncService(
             }
 
             await LogAsync(request.InstanceId, KitSyncs.SingleOrgSync, $"tenant {request.TenantId}: department {org.OrgCode} {(request.Add ? "added or changed" : "deleted")}", cancellationToken).ConfigureAwait(false);
+            await notifier.QueueAsync(
+                [Notice(request.InstanceId, request.TenantId, "org.synced", $"{(request.Add ? "add" : "delete")}:{org.OrgCode}:{org.OrgName}:{org.ParentCode}", request.IsTest, new()
+                {
+                    ["tenantId"] = request.TenantId, ["scope"] = "single", ["orgCode"] = org.OrgCode, ["orgName"] = org.OrgName, ["parentCode"] = org.ParentCode,
+                    ["deleted"] = request.Add ? "false" : "true",
+                })],
+                cancellationToken).ConfigureAwait(false);
             return new KooGalleryResponse(ResultCode.Success);
         }
 
@@ -156,6 +178,13 @@ public sealed class KitSyncService(
         await Table.UpsertEntityAsync(new TableEntity(partition, KitTenantEntity.Row) { ["TenantId"] = request.TenantId, ["OrgTree"] = version, ["UpdatedAt"] = time.GetUtcNow() }, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
         await DeleteOtherTreesAsync(partition, version, cancellationToken).ConfigureAwait(false);
         await LogAsync(request.InstanceId, KitSyncs.AllOrgSync, $"tenant {request.TenantId}: organisation tree replaced ({request.Orgs.Count} departments)", cancellationToken).ConfigureAwait(false);
+        await notifier.QueueAsync(
+            [Notice(request.InstanceId, request.TenantId, "org.synced", "all:" + string.Join(',', request.Orgs.Select(o => $"{o.OrgCode}/{o.ParentCode}/{o.OrgName}")), request.IsTest, new()
+            {
+                ["tenantId"] = request.TenantId, ["scope"] = "all", ["orgTree"] = version,
+                ["orgList"] = System.Text.Json.JsonSerializer.Serialize(request.Orgs.Select(o => new { orgCode = o.OrgCode, orgName = o.OrgName, parentCode = o.ParentCode })),
+            })],
+            cancellationToken).ConfigureAwait(false);
         return new KooGalleryResponse(ResultCode.Success);
     }
 
@@ -208,6 +237,14 @@ public sealed class KitSyncService(
         var rowKey = KitAppEntity.Prefix + InstanceKeys.Escape(clientId);
         var found = await Table.GetEntityIfExistsAsync<KitAppEntity>(partition, rowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
         return found.HasValue ? credentials.Unprotect(found.Value!.ClientSecretProtected, partition + "|" + rowKey) : null;
+    }
+
+    /// <summary>A notice whose idempotency key is derived from what was synced, so the same sync again gives the same key.</summary>
+    private static KitNotice Notice(string? instanceId, string tenantId, string name, string content, bool isTest, Dictionary<string, string?> data)
+    {
+        data["instanceId"] = instanceId;
+        var key = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{tenantId}\n{name}\n{content}")).AsSpan(0, 12));
+        return new KitNotice(instanceId ?? tenantId, name, key, isTest, data);
     }
 
     private static string OrgRowKey(string version, string orgCode) => $"{KitOrgEntity.Prefix}{version}|{InstanceKeys.Escape(orgCode)}";

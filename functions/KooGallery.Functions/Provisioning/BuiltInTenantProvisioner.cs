@@ -135,6 +135,13 @@ public sealed class BuiltInTenantProvisioner(
         return SpecChangeVerdict.Allow;
     }
 
+    /// <summary>The built-in provisioner keeps no directory: the joint-operation table is the record.</summary>
+    public Task NotifyKitAsync(KitNotice notice, CancellationToken cancellationToken)
+    {
+        logger.LogInformation("{Event} for {Subject} recorded; no tenant API to tell in BuiltIn mode.", notice.Event, notice.Subject);
+        return Task.CompletedTask;
+    }
+
     /// <summary>The built-in provisioner keeps no licensing system: the licence table is the record.</summary>
     public Task NotifyLicenseAsync(LicenseNotice notice, CancellationToken cancellationToken)
     {

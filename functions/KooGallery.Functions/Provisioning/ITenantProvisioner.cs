@@ -23,6 +23,9 @@ public interface ITenantProvisioner
 
     Task<SpecChangeVerdict> CheckSpecChangeAsync(CheckTenantSpecChange check, CancellationToken cancellationToken);
 
+    /// <summary>A joint-operation sync (tenant, user, organisation) for the merchant's systems.</summary>
+    Task NotifyKitAsync(KitNotice notice, CancellationToken cancellationToken);
+
     /// <summary>A licence-code change for the merchant's licensing system.</summary>
     Task NotifyLicenseAsync(LicenseNotice notice, CancellationToken cancellationToken);
 }

@@ -107,3 +107,17 @@ public sealed record LicenseNotice(
 
     protected override string Discriminator => $"v{Version}";
 }
+
+/// <summary>
+/// A joint-operation sync for the merchant's systems: <c>tenant.synced</c>, <c>user.authorised</c>,
+/// <c>user.revoked</c> or <c>org.synced</c>, with what KooGallery sent (never a client secret). The subject in
+/// <c>instanceId</c> is the instance when the sync names one, else the tenant id; <paramref name="Key"/> makes
+/// the idempotency key (the same sync again gives the same key).
+/// </summary>
+public sealed record KitNotice(string Subject, string Event, string Key, bool IsTest, Dictionary<string, string?> Data)
+    : TenantEvent(Subject, IsTest)
+{
+    public override string Name => Event;
+
+    protected override string Discriminator => Key;
+}

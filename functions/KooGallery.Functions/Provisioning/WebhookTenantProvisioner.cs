@@ -52,6 +52,8 @@ public sealed class WebhookTenantProvisioner(
     public Task ReleaseAsync(ReleaseTenant change, CancellationToken cancellationToken) =>
         SendAsync(change, new { orderId = change.OrderId }, cancellationToken);
 
+    public Task NotifyKitAsync(KitNotice notice, CancellationToken cancellationToken) => SendAsync(notice, notice.Data, cancellationToken);
+
     public Task NotifyLicenseAsync(LicenseNotice notice, CancellationToken cancellationToken) =>
         SendAsync(notice, new { license = notice.License, status = notice.Status, expireTime = notice.ExpireTime, expiresAt = notice.ExpiresAt, productId = notice.ProductId, orderId = notice.OrderId, scene = notice.Scene, version = notice.Version }, cancellationToken);
 

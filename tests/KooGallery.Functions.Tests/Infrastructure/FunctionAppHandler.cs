@@ -20,7 +20,16 @@ public sealed class FunctionAppHandler(TestApp app, Func<HttpResponseMessage, Ta
         var context = SignedCall.Raw(body, request.RequestUri!.Query);
         context.Request.Method = request.Method.Method;
 
-        var result = await app.Function<ProductionInterface>().Run(context.Request, cancellationToken);
+        foreach (var header in request.Headers)
+        {
+            context.Request.Headers[header.Key] = header.Value.ToArray();
+        }
+
+        const string kit = "/produceAPI/v2/";
+        var path = request.RequestUri.AbsolutePath;
+        var result = path.Contains(kit, StringComparison.Ordinal)
+            ? await app.Function<KitSyncInterface>().Run(context.Request, path[(path.IndexOf(kit, StringComparison.Ordinal) + kit.Length)..], cancellationToken)
+            : await app.Function<ProductionInterface>().Run(context.Request, cancellationToken);
         await result.ExecuteResultAsync(new ActionContext(context, new RouteData(), new ActionDescriptor()));
 
         var response = new HttpResponseMessage((HttpStatusCode)context.Response.StatusCode)

@@ -76,6 +76,7 @@ public sealed class TestApp : IAsyncDisposable
         settings["Storage:JointTable"] = $"Joint{run}";
         settings["KooGallery:KitKeys:0"] = KitKey;
         settings["KooGalleryLicenseQueue"] = $"licenses-{run}";
+        settings["KooGalleryKitQueue"] = $"kit-{run}";
         settings["KooGalleryUsageQueue"] = $"usage-{run}";
         // Fast back-off so retry tests take milliseconds; the policies themselves are the production ones.
         settings["OutboundHttp:RetryBaseDelay"] = "00:00:00.020";
