@@ -165,20 +165,29 @@ public class KitSyncTests
         Assert.Equal("i-6", told.Single(e => e.Event == "tenant.synced").Body["instanceId"]!.GetValue<string>());
     }
 
-    [Fact]
-    public async Task A_bad_x_sign_a_missing_one_the_basic_key_and_a_stale_timestamp_are_refused()
+    public static TheoryData<string, string> EachSync => new()
+    {
+        { "tenantSync", Tenant("i-4") },
+        { "applicationSync", """{"clientId":"c","clientSecret":"x","flag":1,"tenantId":"68cbc86880d92f36422fa0e","testFlag":0}""" },
+        { "authSync", """{"flag":1,"tenantId":"68cbc86880d92f36422fa0e","testFlag":0,"userName":"alice"}""" },
+        { "singleOrgSync", """{"flag":1,"orgCode":"o","tenantId":"68cbc86880d92f36422fa0e","testFlag":0}""" },
+        { "allOrgSync", """{"orgList":[{"orgCode":"o"}],"tenantId":"68cbc86880d92f36422fa0e","testFlag":0}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(EachSync))]
+    public async Task A_bad_x_sign_a_missing_one_the_basic_key_and_a_stale_timestamp_are_refused_and_change_nothing(string sync, string body)
     {
         await using var market = await StartAsync();
-        var body = Tenant("i-4");
 
-        var wrong = await SyncAsync(market.App, "tenantSync", body, key: "some-other-key");
-        var basicKey = await SyncAsync(market.App, "tenantSync", body, key: TestApp.Key);
-        var missing = await SyncAsync(market.App, "tenantSync", body, sign: false);
-        var stale = await SyncAsync(market.App, "tenantSync", body, at: market.App.Clock.GetUtcNow().AddMinutes(-2));
+        var wrong = await SyncAsync(market.App, sync, body, key: "some-other-key");
+        var basicKey = await SyncAsync(market.App, sync, body, key: TestApp.Key);
+        var missing = await SyncAsync(market.App, sync, body, sign: false);
+        var stale = await SyncAsync(market.App, sync, body, at: market.App.Clock.GetUtcNow().AddMinutes(-2));
 
         Assert.Equal(["000001", "000001", "000001", "000002"], new[] { wrong, basicKey, missing, stale }.Select(r => r.ResultCode));
         Assert.All(new[] { wrong, basicKey, missing, stale }, r => Assert.True(BodySign.Verify(TestApp.KitKey, r.BodySign, r.Body)));
-        Assert.Null(await Kit(market).TenantAsync("68cbc86880d92f36422fa0e", CancellationToken.None));
+        Assert.Empty(await market.App.Services.GetRequiredService<TableServiceClient>().GetTableClient(market.App.Settings["Storage:JointTable"]).QueryAsync<TableEntity>().ToListAsync());
     }
 
     [Fact]

@@ -57,6 +57,25 @@ internal static class Cli
                     }
 
                     return 0;
+                case "idp":
+                    await using (var idp = await IdentityProvider.LaunchAsync(flags.Value("urls") ?? "http://127.0.0.1:8092", quiet: !flags.Has("verbose"), stop.Token))
+                    {
+                        foreach (var client in flags.Values("client"))
+                        {
+                            var at = client.IndexOf('=', StringComparison.Ordinal);
+                            idp.AddClient(at > 0 ? client[..at] : client, at > 0 ? client[(at + 1)..] : string.Empty);
+                        }
+
+                        if (flags.Value("user") is { } user)
+                        {
+                            idp.User = new IdpUser(user, user, $"{user}@example.com");
+                        }
+
+                        Console.WriteLine($"Identity provider (OneAccess-style) on {idp.BaseUrl}: use it as the tenant's domainName in tenantSync. Ctrl+C stops it.");
+                        await idp.WaitForShutdownAsync(stop.Token);
+                    }
+
+                    return 0;
                 case "send":
                     return await Commands.SendAsync(flags, args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : null, stop.Token);
                 case "conformance":
@@ -84,6 +103,9 @@ internal static class Cli
                      Faults: POST /_emulator/faults {"kind":"ServerError|TooManyRequests|Slow|DropConnection|BusinessError","times":2}
         tenant-api   A fake merchant tenant API for Provisioning__Mode=Webhook; checks X-KooGallery-Signature.
                        --urls http://127.0.0.1:8091   --secret SECRET   --verbose
+        idp          A OneAccess-style identity provider for joint-operation sign-on: authorize page with a test
+                     user, token (single-use codes, PKCE), userinfo.
+                       --urls http://127.0.0.1:8092   --client CLIENTID=SECRET (repeatable)   --user alice
         send <activity>
                      One correctly signed call; prints request, answer and whether Body-Sign verifies.
                        --url URL --key KEY  [--field name=value ...] [--json '{"name":"value"}']
