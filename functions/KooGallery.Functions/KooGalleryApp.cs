@@ -38,6 +38,8 @@ public static class KooGalleryApp
         services.AddTelemetry();
         services.TryAddSingleton(TimeProvider.System);
 
+        services.AddOptions<UnresolvedReferences>().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<UnresolvedReferences>, UnresolvedReferencesValidator>();
         services.AddOptions<KooGalleryOptions>().Bind(configuration.GetSection(KooGalleryOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<KooGalleryOptions>, KooGalleryOptionsValidator>();
         services.AddOptions<StorageOptions>()

@@ -16,6 +16,10 @@ param identityId string
 param identityClientId string
 param storageAccountName string
 param storageBlobEndpoint string
+
+@description('Queue and table endpoints of the storage account, as the cloud names them (sovereign clouds differ from core.windows.net).')
+param storageQueueEndpoint string
+param storageTableEndpoint string
 param deploymentContainerName string
 param applicationInsightsConnectionString string
 param keyVaultName string
@@ -117,6 +121,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       {
       // Storage by identity: no connection string, no account key.
       AzureWebJobsStorage__accountName: storageAccountName
+      // The endpoints the storage account reports, so neither the host nor the app assumes core.windows.net.
+      AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
+      AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
+      AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
       AzureWebJobsStorage__credential: 'managedidentity'
       AzureWebJobsStorage__clientId: identityClientId
       // Application Insights with local auth disabled: telemetry is sent as the app's identity.

@@ -3,6 +3,7 @@ using KooGallery.Functions.Tests.Infrastructure;
 using Microsoft.ApplicationInsights;
 using Microsoft.ApplicationInsights.Extensibility;
 using Microsoft.ApplicationInsights.WindowsServer.TelemetryChannel;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -129,5 +130,42 @@ public class HostTests
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
         Assert.Contains("Credentials__Keys__", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unresolved_key_vault_reference_in_any_setting_stops_the_app_at_start_naming_it()
+    {
+        var settings = TestApp.SampleSettings();
+        settings["Marketplace:SecretKey"] = "@Microsoft.KeyVault(VaultName=kv-kg;SecretName=marketplace-secret-key)";
+        settings["Provisioning:Webhook:Secret"] = "@Microsoft.KeyVault(VaultName=kv-kg;SecretName=tenant-webhook-secret)";
+        using var host = TestApp.BuildHost(settings);
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("Marketplace__SecretKey", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Provisioning__Webhook__Secret", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("SecretName=", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, null, "https://stkg.table.core.windows.net/")]
+    [InlineData("core.chinacloudapi.cn", null, "https://stkg.table.core.chinacloudapi.cn/")]
+    [InlineData(null, "https://stkg.table.core.usgovcloudapi.net/", "https://stkg.table.core.usgovcloudapi.net/")]
+    public void Storage_endpoints_follow_the_cloud_not_a_hard_coded_suffix(string? suffix, string? tableUri, string expected)
+    {
+        var values = new Dictionary<string, string?> { ["AzureWebJobsStorage:accountName"] = "stkg", ["AzureWebJobsStorage:clientId"] = "00000000-0000-0000-0000-000000000001" };
+        if (suffix is not null)
+        {
+            values["AzureWebJobsStorage:endpointSuffix"] = suffix;
+        }
+
+        if (tableUri is not null)
+        {
+            values["AzureWebJobsStorage:tableServiceUri"] = tableUri;
+        }
+
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(values).Build();
+
+        Assert.Equal(expected, KooGallery.Functions.Storage.StorageClients.CreateTableServiceClient(configuration).Uri.ToString());
     }
 }

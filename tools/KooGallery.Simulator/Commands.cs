@@ -44,9 +44,12 @@ internal static class Commands
             }
 
             Print(result);
-            return result.Error is null && result.Status == 200 ? 0 : 1;
+            return ExitCode(result);
         }
     }
+
+    /// <summary>0 only when the endpoint answered as a working one does (<see cref="CallResult.Verified"/>).</summary>
+    private static int ExitCode(CallResult result) => result.Verified ? 0 : 1;
 
     public static async Task<int> ConformanceAsync(Flags flags, CancellationToken cancellationToken)
     {

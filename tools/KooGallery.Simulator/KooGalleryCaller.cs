@@ -23,6 +23,12 @@ public sealed record CallResult(
 {
     public string? ResultCode => Json?["resultCode"]?.GetValue<string>();
 
+    /// <summary>
+    /// The endpoint answered as a working one does: HTTP 200, JSON, a <c>Body-Sign</c> that verifies, and not an
+    /// authentication failure (000001: the Key or the signing is wrong). Other codes are business answers.
+    /// </summary>
+    public bool Verified => Error is null && Status == 200 && BodySignValid && ResultCode != "000001";
+
     public string? ResultMsg => Json?["resultMsg"]?.GetValue<string>();
 
     public string? InstanceId => Json?["instanceId"]?.GetValue<string>();

@@ -52,11 +52,6 @@ internal sealed class KooGalleryOptionsValidator : IValidateOptions<KooGalleryOp
             failures.Add("Every configured kit Key (KooGallery__KitKeys__0 …) must be non-empty.");
         }
 
-        if (options.Keys.Concat(options.KitKeys).Any(k => k?.StartsWith("@Microsoft.KeyVault(", StringComparison.OrdinalIgnoreCase) == true))
-        {
-            failures.Add("KooGallery__Keys__* or KooGallery__KitKeys__* holds an unresolved Key Vault reference: the app cannot read the secret (check its identity's Key Vault role and the reference).");
-        }
-
         if (options.MaxClockSkew < TimeSpan.FromSeconds(1) || options.MaxClockSkew > TimeSpan.FromMinutes(15))
         {
             failures.Add("KooGallery__MaxClockSkew must be between 00:00:01 and 00:15:00.");

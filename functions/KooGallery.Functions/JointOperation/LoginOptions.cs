@@ -46,9 +46,9 @@ internal sealed class LoginOptionsValidator : IValidateOptions<LoginOptions>
     {
         var failures = new List<string>();
         // No key: single sign-on is simply not offered (the login pages say so); a key that is there must be usable.
-        if (o.TicketKeys.Any(k => string.IsNullOrEmpty(k) || k.Length < 32 || k.StartsWith("@Microsoft.KeyVault(", StringComparison.OrdinalIgnoreCase)))
+        if (o.TicketKeys.Any(k => string.IsNullOrEmpty(k) || k.Length < 32))
         {
-            failures.Add("Login__TicketKeys__* must be secrets of at least 32 characters (from Key Vault in Azure; an unresolved Key Vault reference is refused).");
+            failures.Add("Login__TicketKeys__* must be secrets of at least 32 characters (from Key Vault in Azure).");
         }
 
         if (o.TicketLifetime <= TimeSpan.Zero || o.TicketLifetime > TimeSpan.FromMinutes(10) || o.StateLifetime < TimeSpan.FromMinutes(1))

@@ -31,9 +31,8 @@ internal sealed class CredentialOptionsValidator : IValidateOptions<CredentialOp
                 "(e.g. openssl rand -base64 32); it encrypts the initial tenant passwords stored in Table Storage.");
         }
 
-        return options.Keys.Any(k => k.StartsWith("@Microsoft.KeyVault(", StringComparison.OrdinalIgnoreCase))
-            ? ValidateOptionsResult.Fail("Credentials__Keys__* holds an unresolved Key Vault reference: the app cannot read the secret (check its identity's Key Vault role and the reference).")
-            : ValidateOptionsResult.Success;
+        // An unresolved Key Vault reference is refused for every setting in one place: UnresolvedReferences.
+        return ValidateOptionsResult.Success;
     }
 }
 

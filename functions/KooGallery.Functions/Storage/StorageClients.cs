@@ -70,10 +70,13 @@ public static class StorageClients
             return new Uri(explicitUri);
         }
 
+        // Only an account name: its endpoint in this cloud. Azure (the default), or another cloud's suffix given
+        // as AzureWebJobsStorage__endpointSuffix (e.g. core.chinacloudapi.cn); the Bicep sets the URIs instead.
         var account = section["accountName"];
         if (!string.IsNullOrWhiteSpace(account))
         {
-            return new Uri($"https://{account}.{service}.core.windows.net");
+            var suffix = section["endpointSuffix"] is { Length: > 0 } configured ? configured.Trim('.') : "core.windows.net";
+            return new Uri($"https://{account}.{service}.{suffix}");
         }
 
         throw new InvalidOperationException(
