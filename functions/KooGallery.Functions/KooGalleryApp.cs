@@ -133,7 +133,8 @@ public static class KooGalleryApp
         services.AddOptions<MarketplaceOptions>().Bind(configuration.GetSection(MarketplaceOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<MarketplaceOptions>, MarketplaceOptionsValidator>();
         services.AddTransient<ApigSigningHandler>();
-        services.AddHttpClient<KooGalleryOpenApi>((sp, http) => http.BaseAddress = sp.GetRequiredService<IOptionsMonitor<MarketplaceOptions>>().CurrentValue.PrimaryBase)
+        services.AddSingleton<KooGalleryOpenApi>();
+        services.AddHttpClient(KooGalleryOpenApi.ClientName, (sp, http) => http.BaseAddress = sp.GetRequiredService<IOptionsMonitor<MarketplaceOptions>>().CurrentValue.PrimaryBase)
             .AddResilience(nameof(KooGalleryOpenApi))
             .AddHttpMessageHandler(sp => new HostFailoverHandler(
                 () => sp.GetRequiredService<IOptionsMonitor<MarketplaceOptions>>().CurrentValue.FallbackBase,

@@ -9,12 +9,17 @@ using KooGallery.Functions.Outbound;
 namespace KooGallery.Functions.Marketplace;
 
 /// <summary>
-/// KooGallery's open API as the merchant calls it (spec §5.9): query order and usage push. Signing,
-/// retries, the circuit breaker and the host fallback are handlers of the typed HttpClient; this class
-/// builds requests and turns answers into a typed order or a clear exception.
+/// KooGallery's open API as the merchant calls it (spec §5.9): query order, usage push, licences, market
+/// events. Signing, retries, the circuit breaker and the host fallback are handlers of the named HttpClient;
+/// this class builds requests and turns answers into typed results or clear exceptions. It is a singleton
+/// that takes a client from the factory for every call, so the factory's handler rotation (and with it DNS
+/// changes of KooGallery's hosts) reaches long-lived callers too.
 /// </summary>
-public sealed class KooGalleryOpenApi(HttpClient http, ILogger<KooGalleryOpenApi> logger)
+public sealed class KooGalleryOpenApi(IHttpClientFactory clients, ILogger<KooGalleryOpenApi> logger)
 {
+    /// <summary>The name of the HttpClient with the open-API handler chain.</summary>
+    public const string ClientName = nameof(KooGalleryOpenApi);
+
     public const string QueryOrderPath = "/api/mkp-openapi-public/global/v1/order/query";
     public const string UsagePushPath = "/api/mkp-openapi-public/global/v1/isv/usage-data";
     public const int MaxUsageRecordsPerPush = 1000;
@@ -117,6 +122,7 @@ public sealed class KooGalleryOpenApi(HttpClient http, ILogger<KooGalleryOpenApi
 
     private async Task<(OpenApiAnswer Answer, string Raw)> SendAsync(HttpRequestMessage request, string operation, CancellationToken cancellationToken)
     {
+        using var http = clients.CreateClient(ClientName);
         HttpResponseMessage response;
         try
         {
