@@ -7,13 +7,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-pinned=$(node -p "require('./package.json').devDependencies.azurite")
-installed=$(node -p "try { require('./node_modules/azurite/package.json').version } catch { '' }")
-if [ "$installed" != "$pinned" ]; then
-  echo "run-local: installing Azurite $pinned (npm ci) ..."
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+# Everything started here is stopped on every way out (Ctrl+C, a failed step, func exiting).
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
 
+# The Core Tools first: without them nothing below is worth the wait.
 func_bin=$(command -v func || true)
 if [ -z "$func_bin" ] && [ -x .tools/node_modules/.bin/func ]; then
   func_bin="$root/.tools/node_modules/.bin/func"
@@ -28,6 +27,13 @@ if [ -z "$func_bin" ]; then
   func_bin="$root/.tools/node_modules/.bin/func"
 fi
 
+pinned=$(node -p "require('./package.json').devDependencies.azurite")
+installed=$(node -p "try { require('./node_modules/azurite/package.json').version } catch { '' }")
+if [ "$installed" != "$pinned" ]; then
+  echo "run-local: installing Azurite $pinned (npm ci) ..."
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
 app=functions/KooGallery.Functions
 if [ ! -f "$app/local.settings.json" ]; then
   echo "run-local: creating $app/local.settings.json from local.settings.sample.json (edit it; it is git-ignored)."
@@ -38,14 +44,14 @@ mkdir -p .azurite
 echo "run-local: starting Azurite on 127.0.0.1:10000-10002 (data in .azurite/) ..."
 node_modules/.bin/azurite --silent --skipApiVersionCheck --loose --location .azurite \
   --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 &
-azurite_pid=$!
+pids+=($!)
 
 echo "run-local: starting the KooGallery open-API emulator on http://127.0.0.1:8090 ..."
 dotnet build tools/KooGallery.Simulator --nologo -v quiet
-dotnet run --project tools/KooGallery.Simulator --no-build -- serve --urls http://127.0.0.1:8090 \
+# The built program itself (not `dotnet run`), so the process stopped on exit is the emulator.
+dotnet tools/KooGallery.Simulator/bin/Debug/net10.0/KooGallery.Simulator.dll serve --urls http://127.0.0.1:8090 \
   --key "$(node -p "require('./$app/local.settings.json').Values['KooGallery__Keys__0']")" &
-emulator_pid=$!
-trap 'kill "$azurite_pid" "$emulator_pid" 2>/dev/null || true' EXIT
+pids+=($!)
 
 cd "$app"
 echo "run-local: starting the function app; KooGallery calls go to POST http://localhost:7071/api/koogallery"
