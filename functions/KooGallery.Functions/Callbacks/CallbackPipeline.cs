@@ -55,7 +55,9 @@ public sealed partial class CallbackPipeline(
         var body = response is ResentAnswer resent ? resent.Body : response.ToUtf8Bytes();
         if (trace.Nonce is not null && response is not ResentAnswer && response.ResultCode != ResultCode.InternalError)
         {
-            await KeepAnswerAsync(trace, body, response.ResultCode, cancellationToken).ConfigureAwait(false);
+            // Within what is left of KooGallery's 5 seconds: a slow write gives up the resend copy, not the answer.
+            var left = TimeSpan.FromSeconds(4.8) - time.GetElapsedTime(started);
+            await KeepAnswerAsync(trace, body, response.ResultCode, left > TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
         }
 
         var answer = new CallbackAnswer(body, BodySign.HeaderValue(SigningKeys(call, settings)[0], body), response.ResultCode);
@@ -163,11 +165,13 @@ public sealed partial class CallbackPipeline(
     /// Keeps the answer with the nonce for an exact resend. It costs one round trip after the work is done;
     /// when it fails the answer still goes out, and a resend is processed again (every handler is idempotent).
     /// </summary>
-    private async Task KeepAnswerAsync(CallTrace trace, byte[] body, ResultCode code, CancellationToken cancellationToken)
+    private async Task KeepAnswerAsync(CallTrace trace, byte[] body, ResultCode code, TimeSpan limit, CancellationToken cancellationToken)
     {
+        using var timeout = new CancellationTokenSource(limit, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         try
         {
-            await nonces.KeepAnswerAsync(trace.Nonce!, body, code.Value, cancellationToken).ConfigureAwait(false);
+            await nonces.KeepAnswerAsync(trace.Nonce!, body, code.Value, linked.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
