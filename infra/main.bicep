@@ -13,8 +13,19 @@ param environmentName string
 @description('Azure region for every resource.')
 param location string
 
-@allowed(['FlexConsumption', 'ElasticPremium'])
-param hostingPlan string = 'FlexConsumption'
+// The one supported plan is Flex Consumption: it runs on identity-based storage alone. Elastic Premium needs an
+// Azure Files content share reached with an account key, which this storage account forbids.
+
+@description('True: storage and Key Vault accept no public traffic; the app joins a virtual network and reaches them over private endpoints.')
+param privateNetworking bool = false
+
+@description('Key Vault names are deterministic and the vault is purge-protected, so after `azd down` the old one stays soft-deleted for 30 days: recover brings it back, or a suffix gives a new name.')
+@allowed(['default', 'recover'])
+param keyVaultCreateMode string = 'default'
+
+@maxLength(2)
+@description('Appended to the Key Vault name (see keyVaultCreateMode); empty keeps the original name.')
+param keyVaultNameSuffix string = ''
 
 @minValue(0)
 @description('Instances kept warm for the HTTP functions (KooGallery gives a callback 5 seconds; a cold start can take longer).')
@@ -136,16 +147,19 @@ module storage 'modules/storage.bicep' = {
     queueNames: queueNames
     deploymentContainerName: deploymentContainerName
     principalId: identity.outputs.principalId
+    privateNetworking: privateNetworking
   }
 }
 
 module vault 'modules/keyvault.bicep' = {
   scope: group
   params: {
-    name: 'kv-kg-${take(token, 16)}'
+    name: 'kv-kg-${take(token, 16)}${keyVaultNameSuffix}'
     location: location
     tags: tags
     principalId: identity.outputs.principalId
+    privateNetworking: privateNetworking
+    createMode: keyVaultCreateMode
     koogalleryKey: koogalleryKey
     koogalleryAdditionalKey: koogalleryAdditionalKey
     marketplaceAccessKey: marketplaceAccessKey
@@ -156,6 +170,17 @@ module vault 'modules/keyvault.bicep' = {
     credentialPreviousKey: credentialPreviousKey
     koogalleryKitKey: koogalleryKitKey
     loginTicketKey: loginTicketKey
+  }
+}
+
+module network 'modules/network.bicep' = if (privateNetworking) {
+  scope: group
+  params: {
+    name: 'vnet-koogallery-${token}'
+    location: location
+    tags: tags
+    storageAccountId: storage.outputs.id
+    keyVaultId: vault.outputs.id
   }
 }
 
@@ -237,7 +262,7 @@ module app 'modules/functionapp.bicep' = {
     planName: 'plan-koogallery-${token}'
     location: location
     tags: tags
-    hostingPlan: hostingPlan
+    subnetId: privateNetworking ? network!.outputs.appSubnetId : ''
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId

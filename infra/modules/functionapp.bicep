@@ -1,16 +1,15 @@
-@description('The function app: Flex Consumption (default) or Elastic Premium, identity-based storage, Key Vault references.')
+@description('The function app on Flex Consumption: identity-based storage, Key Vault references, optionally on a virtual network.')
 param name string
 param planName string
 param location string
 param tags object
 
-@allowed(['FlexConsumption', 'ElasticPremium'])
-@description('FlexConsumption keeps always-ready instances for the HTTP functions; ElasticPremium keeps pre-warmed ones.')
-param hostingPlan string
-
-@description('Always-ready (Flex) or minimum (Premium) instances serving KooGallery\'s callbacks: a cold start can exceed its 5-second timeout.')
+@description('Always-ready instances serving KooGallery\'s callbacks: a cold start can exceed its 5-second timeout.')
 @minValue(0)
 param alwaysReadyHttpInstances int
+
+@description('Subnet (delegated to Microsoft.App/environments) the app joins when private networking is on; empty otherwise.')
+param subnetId string = ''
 
 param identityId string
 param identityClientId string
@@ -45,19 +44,16 @@ param hasTenantWebhookSecret bool
 @description('App settings that are not secrets and not storage/monitoring plumbing (from main.bicep).')
 param appSettings object
 
-var isFlex = hostingPlan == 'FlexConsumption'
-
 func kvRef(vault string, secret string) string => '@Microsoft.KeyVault(VaultName=${vault};SecretName=${secret})'
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
   tags: tags
-  kind: isFlex ? 'functionapp' : 'elastic'
-  sku: isFlex ? { name: 'FC1', tier: 'FlexConsumption' } : { name: 'EP1', tier: 'ElasticPremium' }
+  kind: 'functionapp'
+  sku: { name: 'FC1', tier: 'FlexConsumption' }
   properties: {
     reserved: true
-    maximumElasticWorkerCount: isFlex ? null : 20
   }
 }
 
@@ -76,42 +72,41 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identityId
+    // On a virtual network every outbound call, Key Vault references included, goes through it: storage and
+    // the vault then answer only on their private endpoints.
+    virtualNetworkSubnetId: empty(subnetId) ? null : subnetId
+    vnetRouteAllEnabled: !empty(subnetId)
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      linuxFxVersion: isFlex ? null : 'DOTNET-ISOLATED|10.0'
-      minimumElasticInstanceCount: isFlex ? null : max(alwaysReadyHttpInstances, 1)
     }
-    functionAppConfig: isFlex
-      ? {
-          deployment: {
-            storage: {
-              type: 'blobContainer'
-              value: '${storageBlobEndpoint}${deploymentContainerName}'
-              authentication: {
-                type: 'UserAssignedIdentity'
-                userAssignedIdentityResourceId: identityId
-              }
-            }
-          }
-          scaleAndConcurrency: {
-            instanceMemoryMB: 2048
-            maximumInstanceCount: 100
-            alwaysReady: alwaysReadyHttpInstances > 0 ? [{ name: 'http', instanceCount: alwaysReadyHttpInstances }] : []
-          }
-          runtime: {
-            name: 'dotnet-isolated'
-            version: '10.0'
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
           }
         }
-      : null
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: 2048
+        maximumInstanceCount: 100
+        alwaysReady: alwaysReadyHttpInstances > 0 ? [{ name: 'http', instanceCount: alwaysReadyHttpInstances }] : []
+      }
+      runtime: {
+        name: 'dotnet-isolated'
+        version: '10.0'
+      }
+    }
   }
 
   resource settings 'config' = {
     name: 'appsettings'
     properties: union(
       appSettings,
-      isFlex ? {} : { FUNCTIONS_WORKER_RUNTIME: 'dotnet-isolated', FUNCTIONS_EXTENSION_VERSION: '~4' },
       // Only while rotating: an empty KooGallery__Keys__1 would be an empty Key, which the app refuses at start.
       hasAdditionalKey ? { KooGallery__Keys__1: kvRef(keyVaultName, 'koogallery-additional-key') } : {},
       hasPreviousCredentialKey ? { Credentials__Keys__1: kvRef(keyVaultName, 'credential-previous-key') } : {},

@@ -4,6 +4,13 @@ param location string
 param tags object
 param principalId string
 
+@description('True: no access from public networks; the app resolves its Key Vault references over a private endpoint.')
+param privateNetworking bool = false
+
+@description('recover: bring back the soft-deleted vault of the same name (after azd down) instead of failing on it.')
+@allowed(['default', 'recover'])
+param createMode string = 'default'
+
 @secure()
 @description('The KooGallery Key bound to the production address (KooGallery__Keys__0).')
 param koogalleryKey string
@@ -54,11 +61,17 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       family: 'A'
       name: 'standard'
     }
+    createMode: createMode
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 30
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
+    networkAcls: {
+      defaultAction: privateNetworking ? 'Deny' : 'Allow'
+      // Resource Manager writes the secrets of this deployment as a trusted service.
+      bypass: 'AzureServices'
+    }
   }
 }
 
@@ -94,4 +107,5 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 output name string = vault.name
+output id string = vault.id
 output uri string = vault.properties.vaultUri

@@ -33,14 +33,43 @@ public partial class InfrastructureTests
     {
         var missing = SampleSettings().Where(setting => setting switch
         {
-            // Flex Consumption sets the runtime in functionAppConfig; Premium as an app setting.
-            "FUNCTIONS_WORKER_RUNTIME" => !(FunctionApp.Contains("name: 'dotnet-isolated'", StringComparison.Ordinal) && Provisions(setting)),
+            // Flex Consumption sets the runtime in functionAppConfig and refuses it as an app setting.
+            "FUNCTIONS_WORKER_RUNTIME" => !FunctionApp.Contains("name: 'dotnet-isolated'", StringComparison.Ordinal) || Provisions(setting),
             // Identity-based storage instead of a connection string.
             "AzureWebJobsStorage" => !(Provisions("AzureWebJobsStorage__accountName") && Provisions("AzureWebJobsStorage__credential") && Provisions("AzureWebJobsStorage__clientId")),
             _ => !Provisions(setting),
         }).ToList();
 
         Assert.True(missing.Count == 0, "Not provisioned by infra/: " + string.Join(", ", missing));
+    }
+
+    [Fact]
+    public void Only_plans_that_run_on_identity_based_storage_are_offered()
+    {
+        // Elastic Premium needs a content share reached with an account key; the storage account forbids keys.
+        Assert.DoesNotContain("ElasticPremium", Main + FunctionApp, StringComparison.Ordinal);
+        Assert.DoesNotContain("WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", Main + FunctionApp, StringComparison.Ordinal);
+        Assert.Contains("allowSharedKeyAccess: false", Read("infra/modules/storage.bicep"), StringComparison.Ordinal);
+        Assert.Contains("tier: 'FlexConsumption'", FunctionApp, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Private_networking_closes_storage_and_the_vault_and_puts_the_app_on_the_network()
+    {
+        Assert.Contains("param privateNetworking bool = false", Main, StringComparison.Ordinal);
+        Assert.Contains("module network 'modules/network.bicep' = if (privateNetworking)", Main, StringComparison.Ordinal);
+        foreach (var module in new[] { "infra/modules/storage.bicep", "infra/modules/keyvault.bicep" })
+        {
+            Assert.Contains("publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'", Read(module), StringComparison.Ordinal);
+        }
+
+        var network = Read("infra/modules/network.bicep");
+        foreach (var group in new[] { "blob", "queue", "table", "vault" })
+        {
+            Assert.Contains($"group: '{group}'", network, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("virtualNetworkSubnetId: empty(subnetId) ? null : subnetId", FunctionApp, StringComparison.Ordinal);
     }
 
     [Fact]
