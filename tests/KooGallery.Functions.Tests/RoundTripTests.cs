@@ -3,7 +3,7 @@ using KooGallery.Functions.Tests.Infrastructure;
 namespace KooGallery.Functions.Tests;
 
 /// <summary>
-/// The storage round trips each callback costs, as documented in the README. A change that adds one fails
+/// The storage round trips each callback costs, as documented in docs/benchmarks.md. A change that adds one fails
 /// here, so the figure in the docs cannot silently drift.
 /// </summary>
 public class RoundTripTests

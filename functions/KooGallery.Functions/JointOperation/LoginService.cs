@@ -137,7 +137,7 @@ public sealed class LoginService(
         return new LoginStep($"{instance.FrontEndUrl}{separator}ticket={Uri.EscapeDataString(ticket)}", ClearCookie(), null);
     }
 
-    /// <summary>The parameters the merchant's SaaS validates a ticket with (its issuer and key); see the README.</summary>
+    /// <summary>The parameters the merchant's SaaS validates a ticket with (its issuer and key); see docs/joint-operation.md.</summary>
     public TokenValidationParameters TicketValidation(string instanceId) => new()
     {
         ValidIssuer = options.CurrentValue.Issuer,

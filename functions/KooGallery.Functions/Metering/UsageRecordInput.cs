@@ -7,7 +7,7 @@ using KooGallery.Protocol.Wire;
 namespace KooGallery.Functions.Metering;
 
 /// <summary>
-/// A usage record as the merchant's SaaS reports it (README "Usage intake"), read field by field so that one
+/// A usage record as the merchant's SaaS reports it (docs/metering.md, "Intake contract"), read field by field so that one
 /// mistyped record is rejected on its own: <see cref="Problem"/> says what is wrong with it, and a record
 /// with a problem is never counted.
 /// </summary>

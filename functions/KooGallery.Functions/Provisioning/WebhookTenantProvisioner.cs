@@ -10,7 +10,7 @@ namespace KooGallery.Functions.Provisioning;
 
 /// <summary>
 /// Sends every event to the merchant's tenant API: <c>POST {BaseUrl}/{event}</c> with a JSON body, an
-/// <c>Idempotency-Key</c> and the <c>X-KooGallery-Signature</c> HMAC (README "Tenant webhook contract").
+/// <c>Idempotency-Key</c> and the <c>X-KooGallery-Signature</c> HMAC (docs/lifecycle.md, "Tenant webhook contract").
 /// Network errors, timeouts, 5xx, 408 and 429 are retried by the client's Polly policies; any other 4xx
 /// is the merchant's refusal and is not.
 /// </summary>
