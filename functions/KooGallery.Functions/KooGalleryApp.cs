@@ -4,6 +4,7 @@ using KooGallery.Functions.Instances;
 using KooGallery.Functions.Licensing;
 using KooGallery.Functions.Marketplace;
 using KooGallery.Functions.Metering;
+using KooGallery.Functions.Operations;
 using KooGallery.Functions.Outbound;
 using KooGallery.Functions.Provisioning;
 using KooGallery.Functions.Security;
@@ -158,6 +159,7 @@ public static class KooGalleryApp
     {
         services.AddSingleton<NonceStore>();
         services.AddSingleton<ActivityDispatcher>();
+        services.AddSingleton<FailedOrderLedger>();
         services.AddSingleton<CallbackPipeline>();
         return services;
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using KooGallery.Functions.Configuration;
+using KooGallery.Functions.Operations;
 using KooGallery.Protocol;
 using KooGallery.Protocol.Signing;
 using KooGallery.Protocol.Wire;
@@ -18,6 +19,7 @@ public sealed partial class CallbackPipeline(
     IOptionsMonitor<KooGalleryOptions> options,
     NonceStore nonces,
     ActivityDispatcher dispatcher,
+    FailedOrderLedger failedOrders,
     TimeProvider time,
     ILogger<CallbackPipeline> logger)
 {
@@ -62,6 +64,11 @@ public sealed partial class CallbackPipeline(
 
         var answer = new CallbackAnswer(body, BodySign.HeaderValue(SigningKeys(call, settings)[0], body), response.ResultCode);
         var elapsed = time.GetElapsedTime(started);
+        if (trace.OrderId is { Length: > 0 } orderId && FailedOrderLedger.IsFailure(response.ResultCode.Value, elapsed))
+        {
+            var failure = new FailedCallback(orderId, trace.InstanceId, trace.Activity, response.ResultCode.Value, response.ResultMsg, elapsed, trace.IsTest, time.GetUtcNow());
+            await CountFailedOrderAsync(failure, elapsed, cancellationToken).ConfigureAwait(false);
+        }
 
         // One structured line per call: Application Insights turns these properties into the custom
         // dimensions (activity, result code, order id, instance id) that alerts and the workbook query.
@@ -176,6 +183,30 @@ public sealed partial class CallbackPipeline(
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             logger.LogWarning("The answer to KooGallery {Activity} (order {OrderId}, instance {InstanceId}) could not be kept with its nonce ({ErrorType}); a resend will be processed again.", trace.Activity, trace.OrderId, trace.InstanceId, ex.GetType().Name);
+        }
+    }
+
+    /// <summary>
+    /// Counts the order against KooGallery's monthly threshold. Only failures pay for this write, and only
+    /// within what is left of the 5 seconds; when it cannot be written the log line below still says so.
+    /// </summary>
+    private async Task CountFailedOrderAsync(FailedCallback failure, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        var left = TimeSpan.FromSeconds(4.9) - elapsed;
+        using var timeout = new CancellationTokenSource(left > TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200), time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        try
+        {
+            if (await failedOrders.RecordAsync(failure, linked.Token).ConfigureAwait(false))
+            {
+                logger.LogWarning(
+                    "KooGallery order {OrderId} (instance {InstanceId}) now counts as a failed order of {Month}: {Activity} answered {ResultCode} in {ElapsedMs:F0} ms.",
+                    failure.OrderId, failure.InstanceId, failedOrders.MonthOf(failure.At), failure.Activity, failure.ResultCode, elapsed.TotalMilliseconds);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning("The failed order {OrderId} (instance {InstanceId}) could not be counted ({ErrorType}).", failure.OrderId, failure.InstanceId, ex.GetType().Name);
         }
     }
 
