@@ -92,6 +92,17 @@ param loginTicketKey string = ''
 @description('The sign-on callback address registered with the application credential; empty: the app\'s own /api/login/callback.')
 param loginCallbackUrl string = ''
 
+@description('Client id of the Microsoft Entra app registration operators sign in to the console with (it defines the KooGallery.Operator app role); empty: no sign-in, the console takes only an operator key.')
+param operatorAppClientId string = ''
+
+@secure()
+@description('Client secret of that app registration, for App Service Authentication\'s code flow; empty: the registration must allow ID tokens (implicit flow).')
+param operatorAppClientSecret string = ''
+
+@secure()
+@description('An operator key for scripts (X-KooGallery-Operator-Key, at least 24 characters); empty: none.')
+param operatorKey string = ''
+
 @secure()
 @description('Access key id (AK) of the merchant\'s Huawei Cloud account.')
 param marketplaceAccessKey string
@@ -170,6 +181,8 @@ module vault 'modules/keyvault.bicep' = {
     credentialPreviousKey: credentialPreviousKey
     koogalleryKitKey: koogalleryKitKey
     loginTicketKey: loginTicketKey
+    operatorKey: operatorKey
+    operatorAppClientSecret: operatorAppClientSecret
   }
 }
 
@@ -254,6 +267,9 @@ var appSettings = {
   Login__TokenPath: '/api/v1/oauth2/token'
   Login__UserInfoPath: '/api/v1/oauth2/userinfo'
   Login__Issuer: 'koogallery-functions'
+  // The principal header is trusted only where App Service Authentication sets it.
+  Console__PlatformAuthentication: empty(operatorAppClientId) ? 'false' : 'true'
+  Console__OperatorRole: 'KooGallery.Operator'
 }
 
 module app 'modules/functionapp.bicep' = {
@@ -280,6 +296,9 @@ module app 'modules/functionapp.bicep' = {
     hasKitKey: !empty(koogalleryKitKey)
     hasRsaPrivateKey: !empty(rsaPrivateKey)
     hasLoginTicketKey: !empty(loginTicketKey)
+    hasOperatorKey: !empty(operatorKey)
+    hasOperatorAppClientSecret: !empty(operatorAppClientSecret)
+    operatorAppClientId: operatorAppClientId
     appSettings: union(appSettings, length(dailyBilledProducts) > 1
       ? toObject(range(1, length(dailyBilledProducts) - 1), i => 'Metering__DailyBilledProducts__${i}', i => dailyBilledProducts[i])
       : {})
@@ -312,5 +331,6 @@ output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = group.name
 output AZURE_FUNCTION_APP_NAME string = app.outputs.name
 output KOOGALLERY_PRODUCTION_ADDRESS string = 'https://${app.outputs.defaultHostName}/api/koogallery'
+output KOOGALLERY_CONSOLE_ADDRESS string = 'https://${app.outputs.defaultHostName}/api/console'
 output AZURE_KEY_VAULT_NAME string = vault.outputs.name
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName

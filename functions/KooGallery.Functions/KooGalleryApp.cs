@@ -66,6 +66,7 @@ public static class KooGalleryApp
         services.AddSingleton<CredentialProtector>();
 
         services.AddCallbacks();
+        services.AddOperations(configuration);
         services.AddOutbound(configuration);
         services.AddMarketplace(configuration);
         services.AddProvisioning(configuration);
@@ -152,6 +153,14 @@ public static class KooGalleryApp
         services.AddSingleton<BuiltInTenantProvisioner>();
         services.AddHttpClient<WebhookTenantProvisioner>().AddResilience(nameof(WebhookTenantProvisioner));
         services.AddSingleton<TenantProvisioners>();
+        return services;
+    }
+
+    private static IServiceCollection AddOperations(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ConsoleOptions>().Bind(configuration.GetSection(ConsoleOptions.Section));
+        services.AddSingleton<OperatorAccess>();
+        services.AddSingleton<OperatorConsole>();
         return services;
     }
 

@@ -38,6 +38,15 @@ param hasRsaPrivateKey bool
 @description('True when a login ticket key is stored: it is read as Login__TicketKeys__0.')
 param hasLoginTicketKey bool
 
+@description('True when an operator key is stored: it is read as Console__OperatorKeys__0.')
+param hasOperatorKey bool
+
+@description('True when the operators\' app registration has a client secret stored.')
+param hasOperatorAppClientSecret bool
+
+@description('Client id of the operators\' Entra app registration; empty: App Service Authentication stays off.')
+param operatorAppClientId string
+
 @description('True when a tenant webhook secret is stored.')
 param hasTenantWebhookSecret bool
 
@@ -113,6 +122,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       hasKitKey ? { KooGallery__KitKeys__0: kvRef(keyVaultName, 'koogallery-kit-key') } : {},
       hasRsaPrivateKey ? { JointOperation__RsaPrivateKey: kvRef(keyVaultName, 'rsa-private-key') } : {},
       hasLoginTicketKey ? { Login__TicketKeys__0: kvRef(keyVaultName, 'login-ticket-key') } : {},
+      hasOperatorKey ? { Console__OperatorKeys__0: kvRef(keyVaultName, 'operator-key') } : {},
+      hasOperatorAppClientSecret ? { MICROSOFT_PROVIDER_AUTHENTICATION_SECRET: kvRef(keyVaultName, 'operator-app-client-secret') } : {},
       {
       // Storage by identity: no connection string, no account key.
       AzureWebJobsStorage__accountName: storageAccountName
@@ -133,6 +144,41 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       Provisioning__Webhook__Secret: hasTenantWebhookSecret ? kvRef(keyVaultName, 'tenant-webhook-secret') : ''
     }
     )
+  }
+}
+
+// App Service Authentication for the console: it signs operators in with Entra ID and tells the app who they
+// are (X-MS-CLIENT-PRINCIPAL, which it strips from callers). Anonymous requests still pass, because
+// KooGallery's callbacks carry no Entra token; the console's endpoints refuse them themselves.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(operatorAppClientId)) {
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+          clientId: operatorAppClientId
+          clientSecretSettingName: hasOperatorAppClientSecret ? 'MICROSOFT_PROVIDER_AUTHENTICATION_SECRET' : null
+        }
+        validation: {
+          allowedAudiences: [operatorAppClientId, 'api://${operatorAppClientId}']
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: true
+      }
+    }
   }
 }
 

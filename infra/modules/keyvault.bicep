@@ -51,6 +51,14 @@ param koogalleryKitKey string
 @description('Signs joint-operation login tickets (Login__TicketKeys__0); empty when sign-on is not offered.')
 param loginTicketKey string
 
+@secure()
+@description('Operator key for scripts using the console endpoints (Console__OperatorKeys__0); empty otherwise.')
+param operatorKey string
+
+@secure()
+@description('Client secret of the operators\' Entra app registration (App Service Authentication); empty otherwise.')
+param operatorAppClientSecret string
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -86,6 +94,8 @@ var secrets = [
   { name: 'credential-previous-key', value: credentialPreviousKey }
   { name: 'koogallery-kit-key', value: koogalleryKitKey }
   { name: 'login-ticket-key', value: loginTicketKey }
+  { name: 'operator-key', value: operatorKey }
+  { name: 'operator-app-client-secret', value: operatorAppClientSecret }
 ]
 
 resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for s in secrets: if (!empty(s.value)) {

@@ -240,7 +240,7 @@ public sealed class InstanceLifecycle(
     }
 
     /// <summary>Operator action: a failed instance goes back to work, its failed work queued again.</summary>
-    public async Task<RedriveOutcome> RedriveAsync(string instanceId, CancellationToken cancellationToken)
+    public async Task<RedriveOutcome> RedriveAsync(string instanceId, CancellationToken cancellationToken, string actor = "an operator (master key)")
     {
         for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
         {
@@ -282,10 +282,10 @@ public sealed class InstanceLifecycle(
 
             instance.PendingSince = time.GetUtcNow();
             await ScheduleCheckAsync(instanceId, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
-            var outcome = await instances.CommitAsync(instance, [instances.Event("redriven", orderId: instance.OrderId, from: from, to: decision.Next, detail: $"re-driving {failedWork}")], null, cancellationToken).ConfigureAwait(false);
+            var outcome = await instances.CommitAsync(instance, [instances.Event("redriven", orderId: instance.OrderId, from: from, to: decision.Next, detail: $"re-driving {failedWork}, by {actor}")], null, cancellationToken).ConfigureAwait(false);
             if (outcome == CommitOutcome.Committed)
             {
-                logger.LogWarning("Instance {InstanceId} of order {OrderId} re-driven by an operator: {From} -> {To}, work {Work}.", instanceId, instance.OrderId, from, decision.Next, failedWork);
+                logger.LogWarning("Instance {InstanceId} of order {OrderId} re-driven by {Operator}: {From} -> {To}, work {Work}.", instanceId, instance.OrderId, actor, from, decision.Next, failedWork);
                 await HandOverAsync(instance, FirstPending(instance), cancellationToken).ConfigureAwait(false);
                 return new RedriveOutcome(true, instance, $"re-driven to {decision.Next}.");
             }

@@ -187,6 +187,31 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Instances of a KooGallery customer; a scan, for the operator console only.</summary>
+    public async Task<IReadOnlyList<InstanceEntity>> FindByCustomerAsync(string customerId, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and CustomerId eq {customerId}");
+        return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Instances per state, debug ones apart. It reads two columns of every instance row: fine for the
+    /// thousands of instances a merchant has, and only the console's overview asks.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, (int Production, int Debug)>> CountByStateAsync(CancellationToken cancellationToken)
+    {
+        var counts = new SortedDictionary<string, (int Production, int Debug)>(StringComparer.Ordinal);
+        var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow}");
+        await foreach (var row in Table.QueryAsync<TableEntity>(filter, select: ["State", "IsTest"], cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            var state = row.GetString("State") ?? "(none)";
+            var (production, debug) = counts.GetValueOrDefault(state);
+            counts[state] = row.GetBoolean("IsTest") == true ? (production, debug + 1) : (production + 1, debug);
+        }
+
+        return counts;
+    }
+
     /// <summary>Deletes the instance's event-log lines written before <paramref name="before"/>; returns how many went.</summary>
     public async Task<int> PurgeEventsAsync(string instanceId, DateTimeOffset before, CancellationToken cancellationToken)
     {

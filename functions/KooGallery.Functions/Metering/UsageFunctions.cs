@@ -136,7 +136,7 @@ public sealed class UsageParking(UsageStore usage, UsageIntake intake, TimeProvi
     }
 
     /// <summary>Takes a parked batch again; it is unparked when every record was dealt with.</summary>
-    public async Task<UsageIntakeResult?> RedriveAsync(string id, CancellationToken cancellationToken)
+    public async Task<UsageIntakeResult?> RedriveAsync(string id, CancellationToken cancellationToken, string actor = "an operator (master key)")
     {
         var parked = await usage.ParkedAsync(id, cancellationToken).ConfigureAwait(false);
         if (parked is null)
@@ -154,7 +154,7 @@ public sealed class UsageParking(UsageStore usage, UsageIntake intake, TimeProvi
         if (result.Complete)
         {
             await usage.UnparkAsync(parked, cancellationToken).ConfigureAwait(false);
-            logger.LogWarning("Parked usage message {MessageId} re-driven: {Accepted} accepted, {Duplicate} duplicate, {Rejected} rejected.", parked.MessageId, result.Count(UsageRecordOutcome.Accepted), result.Count(UsageRecordOutcome.Duplicate), result.Count(UsageRecordOutcome.Rejected));
+            logger.LogWarning("Parked usage message {MessageId} re-driven by {Operator}: {Accepted} accepted, {Duplicate} duplicate, {Rejected} rejected.", parked.MessageId, actor, result.Count(UsageRecordOutcome.Accepted), result.Count(UsageRecordOutcome.Duplicate), result.Count(UsageRecordOutcome.Rejected));
         }
 
         return result;

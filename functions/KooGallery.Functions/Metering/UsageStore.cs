@@ -325,6 +325,30 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
 
     public Task ParkAsync(ParkedUsageEntity parked, CancellationToken cancellationToken) => Schedule.UpsertEntityAsync(parked, TableUpdateMode.Replace, cancellationToken);
 
+    /// <summary>
+    /// Usage rows per hour partition and status for the hours in [<paramref name="from"/>, <paramref name="to"/>]:
+    /// one range query over those partitions reading two columns, for the operator console.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, Dictionary<string, int>>> RowsPerHourAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var hours = new SortedDictionary<string, Dictionary<string, int>>(StringComparer.Ordinal);
+        var filter = TableClient.CreateQueryFilter(
+            $"PartitionKey ge {UsageRowEntity.PartitionFor(from)} and PartitionKey le {UsageRowEntity.PartitionFor(to)} and RowKey ge {UsageRowEntity.RowPrefix} and RowKey lt {"row}"}");
+        await foreach (var row in Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "Status"], cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            var hour = row.PartitionKey[UsageRowEntity.PartitionPrefix.Length..];
+            if (!hours.TryGetValue(hour, out var statuses))
+            {
+                hours[hour] = statuses = new Dictionary<string, int>(StringComparer.Ordinal);
+            }
+
+            var status = row.GetString("Status") ?? UsageStatus.Pending;
+            statuses[status] = statuses.GetValueOrDefault(status) + 1;
+        }
+
+        return hours;
+    }
+
     public async Task<IReadOnlyList<ParkedUsageEntity>> ParkedAsync(CancellationToken cancellationToken) =>
         await Schedule.QueryAsync<ParkedUsageEntity>($"PartitionKey eq '{ParkedUsageEntity.Partition}'", cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
 

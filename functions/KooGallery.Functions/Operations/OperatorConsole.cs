@@ -1,0 +1,127 @@
+using KooGallery.Functions.Instances;
+using KooGallery.Functions.Licensing;
+using KooGallery.Functions.Metering;
+
+namespace KooGallery.Functions.Operations;
+
+/// <summary>
+/// What the operator console shows and does: the month's failed orders, instances by state, usage of the
+/// last 24 hours, parked batches; finding an order, instance, customer or licence with its timeline; and
+/// the re-drives, each recorded with the operator who asked. Nothing here ever returns a credential.
+/// </summary>
+public sealed class OperatorConsole(
+    FailedOrderLedger failedOrders,
+    InstanceRepository instances,
+    InstanceLifecycle lifecycle,
+    LicenseRepository licenses,
+    UsageStore usage,
+    UsageParking parking,
+    TimeProvider time)
+{
+    private const int MaxFound = 20;
+
+    public async Task<object> OverviewAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var month = failedOrders.MonthAsync(failedOrders.MonthOf(now), cancellationToken);
+        var states = instances.CountByStateAsync(cancellationToken);
+        var failed = instances.FindFailedAsync(null, null, cancellationToken);
+        var hours = usage.RowsPerHourAsync(now.AddHours(-23), now, cancellationToken);
+        var parked = usage.ParkedAsync(cancellationToken);
+        await Task.WhenAll(month, states, failed, hours, parked).ConfigureAwait(false);
+
+        var usageHours = Enumerable.Range(0, 24)
+            .Select(i => UsageRowEntity.HourKey(now.AddHours(i - 23)))
+            .Select(hour =>
+            {
+                var counts = hours.Result.GetValueOrDefault(hour) ?? [];
+                return new
+                {
+                    hour,
+                    pending = counts.GetValueOrDefault(UsageStatus.Pending),
+                    sent = counts.GetValueOrDefault(UsageStatus.Sent),
+                    rejected = counts.GetValueOrDefault(UsageStatus.Rejected),
+                };
+            })
+            .ToList();
+        return new
+        {
+            generatedAt = now,
+            failedOrders = new
+            {
+                month = month.Result.Month,
+                threshold = month.Result.Threshold,
+                count = month.Result.Count,
+                overThreshold = month.Result.Count > month.Result.Threshold,
+                orders = month.Result.Orders.Select(o => new { o.OrderId, o.InstanceId, o.Activity, o.ResultCode, o.Reason, o.ElapsedMs, o.IsTest, o.At }),
+            },
+            instances = states.Result.Select(s => new { state = s.Key, production = s.Value.Production, debug = s.Value.Debug }),
+            failedInstances = failed.Result.OrderByDescending(i => i.FailedAt).Take(50)
+                .Select(i => new { i.InstanceId, i.OrderId, i.FailedWork, i.FailureReason, i.FailedAt, i.IsTest }),
+            usage = new
+            {
+                hours = usageHours,
+                pending = usageHours.Sum(h => h.pending),
+                sent = usageHours.Sum(h => h.sent),
+                rejected = usageHours.Sum(h => h.rejected),
+                parked = parked.Result.OrderBy(p => p.ParkedAt).Select(p => new { id = p.RowKey, p.MessageId, p.ParkedAt, p.Reason, p.DequeueCount }),
+            },
+        };
+    }
+
+    /// <summary>Everything known under <paramref name="query"/>: an instance id, order id, customer id or licence code.</summary>
+    public async Task<object> FindAsync(string query, CancellationToken cancellationToken)
+    {
+        var byId = instances.GetAsync(query, cancellationToken);
+        var byOrder = instances.FindByOrderAsync(query, cancellationToken);
+        var byCustomer = instances.FindByCustomerAsync(query, cancellationToken);
+        var licence = licenses.GetAsync(query, cancellationToken);
+        await Task.WhenAll(byId, byOrder, byCustomer, licence).ConfigureAwait(false);
+
+        var found = new[] { byId.Result }.OfType<InstanceEntity>().Concat(byOrder.Result).Concat(byCustomer.Result)
+            .DistinctBy(i => i.InstanceId)
+            .Take(MaxFound)
+            .ToList();
+        var timelines = await Task.WhenAll(found.Select(i => instances.EventsAsync(i.InstanceId, cancellationToken))).ConfigureAwait(false);
+        object? licenceView = null;
+        if (licence.Result is { } l)
+        {
+            var events = await licenses.EventsAsync(l.License, cancellationToken).ConfigureAwait(false);
+            licenceView = new
+            {
+                licence = new { l.License, l.Status, l.IsTest, l.ExpireTime, l.ProductId, l.OrderId, l.LastScene, l.ActivatedAt, l.QueriedAt, l.RefusedReason },
+                timeline = Timeline(events),
+            };
+        }
+
+        return new
+        {
+            query,
+            instances = found.Select((instance, i) => new { instance = InstanceAdmin.View(instance), timeline = Timeline(timelines[i]) }),
+            licence = licenceView,
+        };
+    }
+
+    public Task<RedriveOutcome> RedriveInstanceAsync(string instanceId, OperatorIdentity by, CancellationToken cancellationToken) =>
+        lifecycle.RedriveAsync(instanceId, cancellationToken, by.Name);
+
+    /// <summary>Re-drives every Failed instance; the answer says what happened to each.</summary>
+    public async Task<IReadOnlyList<object>> RedriveAllAsync(OperatorIdentity by, CancellationToken cancellationToken)
+    {
+        var failed = await instances.FindFailedAsync(null, null, cancellationToken).ConfigureAwait(false);
+        var results = new List<object>(failed.Count);
+        foreach (var instance in failed.OrderBy(i => i.FailedAt))
+        {
+            var outcome = await lifecycle.RedriveAsync(instance.InstanceId, cancellationToken, by.Name).ConfigureAwait(false);
+            results.Add(new { instance.InstanceId, instance.OrderId, redriven = outcome.Redriven, message = outcome.Message });
+        }
+
+        return results;
+    }
+
+    public Task<UsageIntakeResult?> RedriveParkedUsageAsync(string id, OperatorIdentity by, CancellationToken cancellationToken) =>
+        parking.RedriveAsync(id, cancellationToken, by.Name);
+
+    private static IEnumerable<object> Timeline(IEnumerable<InstanceEventEntity> events) =>
+        events.OrderBy(e => e.At).Select(e => new { e.At, e.Kind, e.Activity, e.OrderId, from = e.FromState, to = e.ToState, e.Detail });
+}

@@ -1,0 +1,235 @@
+// The operator console. Plain DOM, no framework, no CDN; data only ever goes into the page as text.
+'use strict';
+
+const keyStore = 'koogallery-operator-key';
+const $ = (id) => document.getElementById(id);
+
+function headers() {
+  const key = sessionStorage.getItem(keyStore);
+  return key ? { 'X-KooGallery-Operator-Key': key } : {};
+}
+
+async function api(path, method = 'GET') {
+  const response = await fetch('/api/ops/console/' + path, { method, headers: headers(), credentials: 'same-origin' });
+  if (response.status === 401) {
+    sessionStorage.removeItem(keyStore);
+    showSignIn('Not signed in as an operator.');
+    throw new Error('unauthorised');
+  }
+  const body = await response.json().catch(() => ({}));
+  return { ok: response.ok, status: response.status, body };
+}
+
+function el(tag, text, attributes) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
+  return node;
+}
+
+function row(cells) {
+  const tr = el('tr');
+  for (const cell of cells) {
+    const td = el('td');
+    if (cell instanceof Node) td.append(cell); else td.textContent = cell ?? '';
+    tr.append(td);
+  }
+  return tr;
+}
+
+function when(value) {
+  return value ? new Date(value).toLocaleString() : '';
+}
+
+function status(text) {
+  $('status').textContent = text;
+}
+
+function show(section) {
+  for (const id of ['signin', 'overview', 'find']) $(id).hidden = id !== section;
+  for (const id of ['overview', 'find']) $('nav-' + id).toggleAttribute('aria-current', id === section);
+}
+
+function showSignIn(message) {
+  show('signin');
+  $('signin-error').textContent = message || '';
+  $('operator-key').focus();
+}
+
+function confirmAction(text) {
+  const dialog = $('confirm');
+  $('confirm-text').textContent = text;
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+    dialog.returnValue = 'cancel';
+    dialog.showModal();
+    $('confirm-ok').focus();
+  });
+}
+
+function usageChart(hours) {
+  // Stacked bars per hour: sent, pending, rejected. Plain SVG; the numbers are also in the text above.
+  const width = 480, height = 120, gap = 2, bar = width / hours.length - gap;
+  const max = Math.max(1, ...hours.map((h) => h.sent + h.pending + h.rejected));
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height + 14}`);
+  svg.setAttribute('role', 'img');
+  const title = document.createElementNS(ns, 'title');
+  title.textContent = 'Usage rows per hour (UTC): sent, pending, rejected';
+  svg.append(title);
+  hours.forEach((h, i) => {
+    let y = height;
+    for (const [kind, value] of [['sent', h.sent], ['pending', h.pending], ['rejected', h.rejected]]) {
+      if (!value) continue;
+      const size = (value / max) * height;
+      y -= size;
+      const rect = document.createElementNS(ns, 'rect');
+      rect.setAttribute('x', String(i * (bar + gap)));
+      rect.setAttribute('y', String(y));
+      rect.setAttribute('width', String(bar));
+      rect.setAttribute('height', String(size));
+      rect.setAttribute('class', kind);
+      const tip = document.createElementNS(ns, 'title');
+      tip.textContent = `${h.hour.slice(8, 10)}:00 UTC — ${value} ${kind}`;
+      rect.append(tip);
+      svg.append(rect);
+    }
+    if (i % 6 === 0) {
+      const label = document.createElementNS(ns, 'text');
+      label.setAttribute('x', String(i * (bar + gap)));
+      label.setAttribute('y', String(height + 12));
+      label.textContent = h.hour.slice(8, 10) + ':00';
+      svg.append(label);
+    }
+  });
+  return svg;
+}
+
+async function redrive(instanceId, orderId) {
+  if (!(await confirmAction(`Re-drive instance ${instanceId} (order ${orderId})?`))) return;
+  const { body } = await api(`instances/${encodeURIComponent(instanceId)}/redrive`, 'POST');
+  status(`Instance ${instanceId}: ${body.message || body.error}`);
+  await loadOverview();
+}
+
+async function loadOverview() {
+  const { body } = await api('overview');
+  const o = body.overview;
+  $('who').textContent = 'Signed in as ' + body.signedInAs;
+  show('overview');
+
+  $('failed-count').textContent = o.failedOrders.count;
+  $('failed-threshold').textContent = o.failedOrders.threshold;
+  $('failed-month').textContent = `${o.failedOrders.month} (KooGallery time); debug orders not counted`;
+  $('failed-card').classList.toggle('alarm', o.failedOrders.count >= o.failedOrders.threshold);
+
+  const states = $('states').tBodies[0];
+  states.replaceChildren(...o.instances.map((s) => row([s.state, s.production, s.debug])));
+
+  $('usage-sent').textContent = o.usage.sent;
+  $('usage-pending').textContent = o.usage.pending;
+  $('usage-rejected').textContent = o.usage.rejected;
+  $('usage-parked').textContent = o.usage.parked.length;
+  $('usage-chart').replaceChildren(usageChart(o.usage.hours));
+
+  $('failed-orders').tBodies[0].replaceChildren(...o.failedOrders.orders.map((f) => {
+    const link = el('a', f.orderId, { href: '#find' });
+    link.addEventListener('click', () => find(f.orderId));
+    return row([link, f.instanceId, f.activity, `${f.resultCode}${f.elapsedMs > 5000 ? ' (late)' : ''}${f.isTest ? ' debug' : ''}`, when(f.at)]);
+  }));
+
+  $('failed-instances').tBodies[0].replaceChildren(...o.failedInstances.map((i) => {
+    const button = el('button', 'Re-drive', { type: 'button', 'aria-label': `Re-drive instance ${i.instanceId}` });
+    button.addEventListener('click', () => redrive(i.instanceId, i.orderId));
+    return row([i.instanceId, i.orderId, i.failedWork, i.failureReason, when(i.failedAt), button]);
+  }));
+  $('redrive-all').disabled = o.failedInstances.length === 0;
+
+  $('parked').tBodies[0].replaceChildren(...o.usage.parked.map((p) => {
+    const button = el('button', 'Re-drive', { type: 'button', 'aria-label': `Re-drive parked batch ${p.messageId}` });
+    button.addEventListener('click', async () => {
+      if (!(await confirmAction(`Re-drive parked usage batch ${p.messageId}?`))) return;
+      const { body: result } = await api(`usage/parked/${encodeURIComponent(p.id)}/redrive`, 'POST');
+      status(result.redriven ? `Batch ${p.messageId} taken: ${result.accepted} records accepted.` : `Batch ${p.messageId} still parked: ${result.error}`);
+      await loadOverview();
+    });
+    return row([p.messageId, p.reason, when(p.parkedAt), button]);
+  }));
+}
+
+async function find(query) {
+  show('find');
+  $('find-query').value = query;
+  const { ok, body } = await api('find?q=' + encodeURIComponent(query));
+  const results = $('find-results');
+  if (!ok) { results.replaceChildren(el('p', body.error)); return; }
+  const parts = [];
+  if (body.instances.length === 0 && !body.licence) parts.push(el('p', `Nothing found for ${query}.`));
+  for (const { instance: i, timeline } of body.instances) {
+    const article = el('article', null, { class: 'found' });
+    article.append(el('h3', `Instance ${i.instanceId}`));
+    const facts = el('dl');
+    for (const [name, value] of [['Order', i.orderId], ['State', i.state], ['Product', i.productId], ['Expires', i.expireTime], ['Failure', i.failureReason], ['Last error', i.lastError]]) {
+      if (value === null || value === undefined || value === '') continue;
+      facts.append(el('dt', name), el('dd', value, name === 'State' ? { class: 'state' } : {}));
+    }
+    article.append(facts);
+    if (i.state === 'Failed') {
+      const button = el('button', 'Re-drive', { type: 'button' });
+      button.addEventListener('click', async () => { await redrive(i.instanceId, i.orderId); await find(query); });
+      article.append(button);
+    }
+    article.append(timelineList(timeline));
+    parts.push(article);
+  }
+  if (body.licence) {
+    const article = el('article', null, { class: 'found' });
+    article.append(el('h3', `Licence ${body.licence.licence.license}`), el('p', `Status ${body.licence.licence.status}, expires ${body.licence.licence.expireTime}`));
+    article.append(timelineList(body.licence.timeline));
+    parts.push(article);
+  }
+  results.replaceChildren(...parts);
+}
+
+function timelineList(events) {
+  const list = el('ol', null, { class: 'timeline', 'aria-label': 'Timeline' });
+  for (const e of events) {
+    const item = el('li');
+    item.append(el('time', when(e.at), { datetime: e.at }), el('span', ` ${e.kind}${e.activity ? ' ' + e.activity : ''}${e.from || e.to ? ` ${e.from || ''} → ${e.to || ''}` : ''}`));
+    if (e.detail) item.append(el('span', ' — ' + e.detail, { class: 'detail' }));
+    list.append(item);
+  }
+  return list;
+}
+
+async function route() {
+  try {
+    if (location.hash === '#find') { show('find'); await api('overview'); $('find-query').focus(); return; }
+    await loadOverview();
+  } catch (error) {
+    if (error.message !== 'unauthorised') status('Could not load: ' + error.message);
+  }
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('key-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(keyStore, $('operator-key').value);
+    $('operator-key').value = '';
+    location.hash = '#overview';
+    await route();
+  });
+  $('find-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    await find($('find-query').value.trim());
+  });
+  $('redrive-all').addEventListener('click', async () => {
+    if (!(await confirmAction('Re-drive every failed instance?'))) return;
+    const { body } = await api('redrive', 'POST');
+    status(`Re-drove ${body.results.filter((r) => r.redriven).length} of ${body.results.length} failed instances.`);
+    await loadOverview();
+  });
+  window.addEventListener('hashchange', route);
+  route();
+});
