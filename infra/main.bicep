@@ -124,7 +124,7 @@ var token = toLower(uniqueString(subscription().id, environmentName, location))
 var deploymentContainerName = 'app-package-${take(token, 8)}'
 
 // The names the app uses (StorageOptions defaults); InfrastructureTests checks this list against the code.
-var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage', 'KooGallerySchedule', 'KooGalleryLicenses', 'KooGalleryJointOperation', 'KooGalleryFailedOrders']
+var tableNames = ['KooGalleryNonces', 'KooGalleryTenants', 'KooGalleryInstances', 'KooGalleryUsage', 'KooGallerySchedule', 'KooGalleryLicenses', 'KooGalleryJointOperation', 'KooGalleryOperations']
 var queueNames = ['koogallery-lifecycle', 'koogallery-lifecycle-poison', 'koogallery-usage', 'koogallery-usage-poison', 'koogallery-licenses', 'koogallery-licenses-poison', 'koogallery-kit-syncs', 'koogallery-kit-syncs-poison']
 
 var siteHosts = {
@@ -220,7 +220,7 @@ var appSettings = {
   Storage__ScheduleTable: tableNames[4]
   Storage__LicenseTable: tableNames[5]
   Storage__JointTable: tableNames[6]
-  Storage__FailedOrderTable: tableNames[7]
+  Storage__OperationsTable: tableNames[7]
   KooGalleryLifecycleQueue: queueNames[0]
   KooGalleryUsageQueue: queueNames[2]
   KooGalleryLicenseQueue: queueNames[4]

@@ -169,6 +169,8 @@ public static class KooGalleryApp
         services.AddSingleton<NonceStore>();
         services.AddSingleton<ActivityDispatcher>();
         services.AddSingleton<FailedOrderLedger>();
+        services.AddSingleton<CallbackCounters>();
+        services.AddHostedService(sp => sp.GetRequiredService<CallbackCounters>());
         services.AddSingleton<CallbackPipeline>();
         return services;
     }

@@ -20,6 +20,7 @@ public sealed partial class CallbackPipeline(
     NonceStore nonces,
     ActivityDispatcher dispatcher,
     FailedOrderLedger failedOrders,
+    CallbackCounters counters,
     TimeProvider time,
     ILogger<CallbackPipeline> logger)
 {
@@ -64,6 +65,7 @@ public sealed partial class CallbackPipeline(
 
         var answer = new CallbackAnswer(body, BodySign.HeaderValue(SigningKeys(call, settings)[0], body), response.ResultCode);
         var elapsed = time.GetElapsedTime(started);
+        counters.Count(trace.Activity, response.ResultCode.Value);
         if (trace.OrderId is { Length: > 0 } orderId && FailedOrderLedger.IsFailure(response.ResultCode.Value, elapsed))
         {
             var failure = new FailedCallback(orderId, trace.InstanceId, trace.Activity, response.ResultCode.Value, response.ResultMsg, elapsed, trace.IsTest, time.GetUtcNow());

@@ -62,11 +62,11 @@ public sealed class StorageOptions
     /// <summary>The time index: what is due when (life-cycle checks, usage hours to push, retention).</summary>
     public string ScheduleTable { get; set; } = "KooGallerySchedule";
 
-    /// <summary>KooGallery's failed orders per month, written only when a callback fails (the delisting count).</summary>
-    public string FailedOrderTable { get; set; } = "KooGalleryFailedOrders";
+    /// <summary>What operators watch: failed orders per month (written only when a callback fails) and callback counts per hour.</summary>
+    public string OperationsTable { get; set; } = "KooGalleryOperations";
 
     /// <summary>Every table the app needs, created at start when missing.</summary>
-    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable, ScheduleTable, LicenseTable, JointTable, FailedOrderTable];
+    public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable, ScheduleTable, LicenseTable, JointTable, OperationsTable];
 
     /// <summary>Every queue the app needs (with the host's -poison twins), created at start when missing.</summary>
     public IEnumerable<string> Queues => [LifecycleQueue, LifecycleQueue + "-poison", UsageQueue, UsageQueue + "-poison", LicenseQueue, LicenseQueue + "-poison", KitQueue, KitQueue + "-poison"];

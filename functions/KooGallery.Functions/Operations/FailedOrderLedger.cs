@@ -10,7 +10,7 @@ namespace KooGallery.Functions.Operations;
 /// <summary>
 /// KooGallery's delisting count, as far as the app can see it: an order is a failed order of a month once
 /// any of its callbacks was answered with a failure code or later than KooGallery's 5 seconds. One small
-/// row per failed order in table <c>Storage__FailedOrderTable</c>, partitioned by month in KooGallery's
+/// row per failed order in table <c>Storage__OperationsTable</c>, one partition per month in KooGallery's
 /// time zone (<c>Lifecycle__ExpireTimeOffset</c>), written only when a callback fails — insert-only, so the
 /// first failure of an order is the one kept and a second one costs nothing to count. Reading a month is one
 /// partition, never a scan of the callbacks.
@@ -26,7 +26,10 @@ public sealed class FailedOrderLedger(
     /// <summary>KooGallery's timeout: an answer later than this is a failure whatever it says.</summary>
     public static readonly TimeSpan KooGalleryTimeout = TimeSpan.FromSeconds(5);
 
-    private TableClient Table => tables.GetTableClient(names.Value.FailedOrderTable);
+    /// <summary>Partitions are <c>failed-orders|yyyy-MM</c>; the table also holds <see cref="CallbackCounters"/>' hours.</summary>
+    public const string PartitionPrefix = "failed-orders|";
+
+    private TableClient Table => tables.GetTableClient(names.Value.OperationsTable);
 
     /// <summary>True when KooGallery counts this answer as a failed order: not <c>000000</c> (nor <c>000004</c>, "still provisioning"), or too late.</summary>
     public static bool IsFailure(string resultCode, TimeSpan elapsed) =>
@@ -42,7 +45,7 @@ public sealed class FailedOrderLedger(
     {
         var entity = new FailedOrderEntity
         {
-            PartitionKey = MonthOf(failure.At),
+            PartitionKey = PartitionPrefix + MonthOf(failure.At),
             RowKey = InstanceKeys.Escape(failure.OrderId),
             OrderId = failure.OrderId,
             InstanceId = failure.InstanceId,
@@ -68,7 +71,7 @@ public sealed class FailedOrderLedger(
     public async Task<FailedOrderMonth> MonthAsync(string month, CancellationToken cancellationToken)
     {
         var orders = new List<FailedOrderEntity>();
-        await foreach (var row in Table.QueryAsync<FailedOrderEntity>(e => e.PartitionKey == month, cancellationToken: cancellationToken).ConfigureAwait(false))
+        await foreach (var row in Table.QueryAsync<FailedOrderEntity>(e => e.PartitionKey == PartitionPrefix + month, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             orders.Add(row);
         }

@@ -11,6 +11,7 @@ namespace KooGallery.Functions.Operations;
 /// </summary>
 public sealed class OperatorConsole(
     FailedOrderLedger failedOrders,
+    CallbackCounters callbacks,
     InstanceRepository instances,
     InstanceLifecycle lifecycle,
     LicenseRepository licenses,
@@ -28,7 +29,26 @@ public sealed class OperatorConsole(
         var failed = instances.FindFailedAsync(null, null, cancellationToken);
         var hours = usage.RowsPerHourAsync(now.AddHours(-23), now, cancellationToken);
         var parked = usage.ParkedAsync(cancellationToken);
-        await Task.WhenAll(month, states, failed, hours, parked).ConfigureAwait(false);
+        var calls = callbacks.HoursAsync(now.AddHours(-23), now, cancellationToken);
+        await Task.WhenAll(month, states, failed, hours, parked, calls).ConfigureAwait(false);
+
+        var callbackHours = Enumerable.Range(0, 24)
+            .Select(i => CallbackCounters.HourKey(now.AddHours(i - 23)))
+            .Select(hour => new
+            {
+                hour,
+                codes = (calls.Result.GetValueOrDefault(hour) ?? [])
+                    .GroupBy(c => c.Key[(c.Key.IndexOf('|', StringComparison.Ordinal) + 1)..], StringComparer.Ordinal)
+                    .ToDictionary(g => g.Key, g => g.Sum(c => c.Value), StringComparer.Ordinal),
+            })
+            .ToList();
+        var byActivity = calls.Result.Values
+            .SelectMany(h => h)
+            .GroupBy(c => c.Key, StringComparer.Ordinal)
+            .Select(g => (Key: g.Key.Split('|'), Count: g.Sum(c => c.Value)))
+            .OrderBy(c => c.Key[0], StringComparer.Ordinal).ThenBy(c => c.Key[1], StringComparer.Ordinal)
+            .Select(c => new { activity = c.Key[0], code = c.Key[1], count = c.Count })
+            .ToList();
 
         var usageHours = Enumerable.Range(0, 24)
             .Select(i => UsageRowEntity.HourKey(now.AddHours(i - 23)))
@@ -47,6 +67,7 @@ public sealed class OperatorConsole(
         return new
         {
             generatedAt = now,
+            callbacks = new { byActivity, hours = callbackHours, total = byActivity.Sum(c => c.count) },
             failedOrders = new
             {
                 month = month.Result.Month,

@@ -67,8 +67,27 @@ function confirmAction(text) {
   });
 }
 
+function codeClass(code) {
+  if (code === '000000') return 'sent';
+  if (code === '000004') return 'pending';
+  return 'rejected';
+}
+
+function callbacksChart(hours) {
+  // Per hour, stacked by result code: success, still provisioning, failures (any other code).
+  return stackedChart(hours.map((h) => {
+    const parts = { hour: h.hour, sent: 0, pending: 0, rejected: 0 };
+    for (const [code, count] of Object.entries(h.codes)) parts[codeClass(code)] += count;
+    return parts;
+  }), 'Callbacks per hour (UTC): 000000, 000004, failures', { sent: 'answered 000000', pending: 'answered 000004', rejected: 'failed' });
+}
+
 function usageChart(hours) {
-  // Stacked bars per hour: sent, pending, rejected. Plain SVG; the numbers are also in the text above.
+  return stackedChart(hours, 'Usage rows per hour (UTC): sent, pending, rejected', { sent: 'sent', pending: 'pending', rejected: 'rejected' });
+}
+
+function stackedChart(hours, caption, names) {
+  // Stacked bars per hour. Plain SVG; the numbers are also in the text and tables beside it.
   const width = 480, height = 120, gap = 2, bar = width / hours.length - gap;
   const max = Math.max(1, ...hours.map((h) => h.sent + h.pending + h.rejected));
   const ns = 'http://www.w3.org/2000/svg';
@@ -76,7 +95,7 @@ function usageChart(hours) {
   svg.setAttribute('viewBox', `0 0 ${width} ${height + 14}`);
   svg.setAttribute('role', 'img');
   const title = document.createElementNS(ns, 'title');
-  title.textContent = 'Usage rows per hour (UTC): sent, pending, rejected';
+  title.textContent = caption;
   svg.append(title);
   hours.forEach((h, i) => {
     let y = height;
@@ -91,7 +110,7 @@ function usageChart(hours) {
       rect.setAttribute('height', String(size));
       rect.setAttribute('class', kind);
       const tip = document.createElementNS(ns, 'title');
-      tip.textContent = `${h.hour.slice(8, 10)}:00 UTC — ${value} ${kind}`;
+      tip.textContent = `${h.hour.slice(8, 10)}:00 UTC — ${value} ${names[kind]}`;
       rect.append(tip);
       svg.append(rect);
     }
@@ -123,6 +142,10 @@ async function loadOverview() {
   $('failed-threshold').textContent = o.failedOrders.threshold;
   $('failed-month').textContent = `${o.failedOrders.month} (KooGallery time); debug orders not counted`;
   $('failed-card').classList.toggle('alarm', o.failedOrders.count >= o.failedOrders.threshold);
+
+  $('callbacks-total').textContent = o.callbacks.total;
+  $('callbacks-chart').replaceChildren(callbacksChart(o.callbacks.hours));
+  $('callbacks').tBodies[0].replaceChildren(...o.callbacks.byActivity.map((c) => row([c.activity, c.code, c.count])));
 
   const states = $('states').tBodies[0];
   states.replaceChildren(...o.instances.map((s) => row([s.state, s.production, s.debug])));

@@ -39,6 +39,7 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         var missing = await market.CallAsync("refreshInstance", new { instanceId = "gone-instance", orderId = "CS2611290502", orderLineId = "CS2611290502-000001", scene = "RENEWAL", expireTime = "20281129235959" });
         Assert.Equal("000003", missing.ResultCode);
 
+        await market.App.Services.GetRequiredService<KooGallery.Functions.Operations.CallbackCounters>().FlushAsync(CancellationToken.None);
         host = await ConsoleHost.StartAsync(market.App);
         (playwright, browser) = await Chromium.LaunchAsync();
     }
@@ -72,6 +73,9 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.Locator("#failed-orders tbody")).ToContainTextAsync("000003");
         await Assertions.Expect(page.Locator("#failed-instances tbody")).ToContainTextAsync(failedInstance);
         await Assertions.Expect(page.Locator("#states tbody")).ToContainTextAsync("Failed");
+        await Assertions.Expect(page.Locator("#callbacks tbody tr").Filter(new() { HasText = "refreshInstance" })).ToContainTextAsync("000003");
+        await Assertions.Expect(page.Locator("#callbacks tbody tr").Filter(new() { HasText = "newInstance" })).ToContainTextAsync("000000");
+        await Assertions.Expect(page.Locator("#callbacks-total")).ToHaveTextAsync("2");
         await Assertions.Expect(page.Locator("#who")).ToContainTextAsync("operator key #0");
         Assert.DoesNotContain(OperatorKey, await page.ContentAsync(), StringComparison.Ordinal);
 

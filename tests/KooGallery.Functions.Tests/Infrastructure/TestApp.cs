@@ -74,7 +74,7 @@ public sealed class TestApp : IAsyncDisposable
         settings["Storage:ScheduleTable"] = $"Schedule{run}";
         settings["Storage:LicenseTable"] = $"Licenses{run}";
         settings["Storage:JointTable"] = $"Joint{run}";
-        settings["Storage:FailedOrderTable"] = $"Failed{run}";
+        settings["Storage:OperationsTable"] = $"Operations{run}";
         settings["KooGallery:KitKeys:0"] = KitKey;
         settings["KooGalleryLicenseQueue"] = $"licenses-{run}";
         settings["KooGalleryKitQueue"] = $"kit-{run}";
