@@ -4,7 +4,7 @@ namespace KooGallery.Protocol;
 
 /// <summary>
 /// The V2 <c>timestamp</c> query parameter and kit <c>x-timestamp</c> header. The docs say "seconds"
-/// while every example and Huawei's demo send 13-digit milliseconds (spec §3.1, §9 Q2); both are
+/// while every example and Huawei's demo send 13-digit milliseconds (§3.1, §9 Q2); both are
 /// accepted here, told apart by their digit count — this is the one place that decides it.
 /// </summary>
 public static class RequestTimestamp

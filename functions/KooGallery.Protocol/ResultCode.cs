@@ -1,7 +1,7 @@
 namespace KooGallery.Protocol;
 
 /// <summary>
-/// A KooGallery <c>resultCode</c> (spec §6). Anything other than <see cref="Success"/> is a failure to
+/// A KooGallery <c>resultCode</c> (§6). Anything other than <see cref="Success"/> is a failure to
 /// KooGallery and starts its retry and notification machinery, so the choice of code is part of the contract.
 /// </summary>
 public readonly record struct ResultCode

@@ -7,7 +7,7 @@ using KooGallery.Simulator;
 namespace KooGallery.Functions.Tests;
 
 /// <summary>
-/// The simulator's conformance suite (spec §7.2/§7.3) on every CI run, against the function app in-process
+/// The simulator's conformance suite (§7.2/§7.3) on every CI run, against the function app in-process
 /// with real Azurite and the queue worker running, so a regression in any case fails the build; and proof
 /// that the suite itself notices an endpoint that misbehaves.
 /// </summary>

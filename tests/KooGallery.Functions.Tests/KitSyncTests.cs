@@ -16,7 +16,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace KooGallery.Functions.Tests;
 
-/// <summary>The joint-operation kit syncs (spec §3.2, §4.5, §5.10) on real Azurite, signed with the kit Key.</summary>
+/// <summary>The joint-operation kit syncs (§3.2, §4.5, §5.10) on real Azurite, signed with the kit Key.</summary>
 public class KitSyncTests
 {
     private static readonly RSA MerchantKey = RSA.Create(3072);

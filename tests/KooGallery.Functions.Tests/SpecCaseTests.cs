@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace KooGallery.Functions.Tests;
 
-/// <summary>Spec §7.3, the local equivalent of KooGallery's debugging cases, one test per case, on the real app.</summary>
+/// <summary>§7.3, the local equivalent of KooGallery's debugging cases, one test per case, on the real app.</summary>
 public class SpecCaseTests
 {
     private static JsonElement Json(CallbackReply reply) => JsonDocument.Parse(reply.Body).RootElement;

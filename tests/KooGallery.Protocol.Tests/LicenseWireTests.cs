@@ -4,7 +4,7 @@ using KooGallery.Protocol.Wire;
 
 namespace KooGallery.Protocol.Tests;
 
-/// <summary>The licence-code 2.0 activities (spec §5.11) and the text checks every body gets.</summary>
+/// <summary>The licence-code 2.0 activities (§5.11) and the text checks every body gets.</summary>
 public class LicenseWireTests
 {
     private static JsonElement Body(string json) => JsonDocument.Parse(json).RootElement.Clone();
@@ -67,7 +67,7 @@ public class LicenseWireTests
     }
 }
 
-/// <summary>Joint-operation kit bodies (spec §5.10) and the clientSecret cipher (§4.5).</summary>
+/// <summary>Joint-operation kit bodies (§5.10) and the clientSecret cipher (§4.5).</summary>
 public class KitWireTests
 {
     private static JsonElement Body(string json) => JsonDocument.Parse(json).RootElement.Clone();

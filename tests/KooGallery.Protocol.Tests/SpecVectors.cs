@@ -1,6 +1,6 @@
 namespace KooGallery.Protocol.Tests;
 
-/// <summary>Values copied from the spec (§3.5, §4.1, §4.2, §5.9.3) so every test names its source.</summary>
+/// <summary>Values copied from the worked examples of docs/protocol.md (research notes §3.5, §4.1, §4.2, §5.9.3) so every test names its source.</summary>
 internal static class SpecVectors
 {
     public const string Key = "test-key-0123456789";

@@ -9,7 +9,7 @@ namespace KooGallery.Simulator;
 
 public sealed class ConformanceOptions
 {
-    /// <summary>KooGallery's client timeout: a slower answer is a failure (spec §2.5).</summary>
+    /// <summary>KooGallery's client timeout: a slower answer is a failure (§2.5).</summary>
     public TimeSpan MaxAnswerTime { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long queryInstance may answer 000004 before the instance counts as never ready.</summary>
@@ -55,7 +55,7 @@ public sealed record ConformanceReport(string Url, DateTimeOffset StartedAt, IRe
 }
 
 /// <summary>
-/// The seller console's "application access debugging" (spec §7.2) as a suite: every case of spec §7.3,
+/// The seller console's "application access debugging" (§7.2) as a suite: every case of §7.3,
 /// each answer checked for what KooGallery's tool checks — JSON, <c>resultCode</c>, mandatory fields and
 /// their lengths, a valid <c>Body-Sign</c>, an answer within 5 s. Uses <c>testFlag=1</c> and the mock order
 /// ids only, so it is safe against production.
@@ -335,7 +335,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
     }
 
     /// <summary>
-    /// Licence-code 2.0 (spec §5.11) on a fresh mock licence code: every change answers 000000, the same renewal
+    /// Licence-code 2.0 (§5.11) on a fresh mock licence code: every change answers 000000, the same renewal
     /// again and a second release too, an impossible unfreeze of the released licence and a bad field 000002.
     /// </summary>
     private async Task Case14(Check check, CancellationToken ct)
@@ -353,7 +353,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
     }
 
     /// <summary>
-    /// The joint-operation kit syncs (spec §3.2, §5.10) on a fresh debug tenant: each answers 000000 and again
+    /// The joint-operation kit syncs (§3.2, §5.10) on a fresh debug tenant: each answers 000000 and again
     /// when repeated, a client secret nobody can decrypt 000101, a wrong <c>x-sign</c> 000001.
     /// </summary>
     private async Task Case15(Check check, CancellationToken ct)
@@ -381,7 +381,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         }
     }
 
-    /// <summary>Failures of one case, and the answer checks of spec §7.2.</summary>
+    /// <summary>Failures of one case, and the answer checks of §7.2.</summary>
     private sealed class Check(ConformanceOptions options)
     {
         public List<string> Failures { get; } = [];

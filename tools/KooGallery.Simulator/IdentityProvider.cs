@@ -12,7 +12,7 @@ namespace KooGallery.Simulator;
 public sealed record IdpUser(string UserName, string Name, string Email);
 
 /// <summary>
-/// A small OneAccess-style OAuth 2.0 identity provider (spec §5.12) on loopback, standing in for a buying
+/// A small OneAccess-style OAuth 2.0 identity provider (§5.12) on loopback, standing in for a buying
 /// enterprise's identity domain: an authorize page with a test user (sign in or cancel), a token endpoint that
 /// takes each code once (with PKCE S256 when the code was issued with a challenge), and userinfo.
 /// </summary>

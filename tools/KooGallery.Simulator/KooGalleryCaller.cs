@@ -98,7 +98,7 @@ public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeP
         return await SendAsync(activity, request, sent, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A joint-operation kit sync (spec §3.2): POST {url}/produceAPI/v2/{sync} with x-sign headers.</summary>
+    /// <summary>A joint-operation kit sync (§3.2): POST {url}/produceAPI/v2/{sync} with x-sign headers.</summary>
     public async Task<CallResult> SendKitAsync(string sync, string body, string? kitKey = null, CancellationToken cancellationToken = default)
     {
         var signed = KitSignature.Sign(kitKey ?? KitKey, Encoding.UTF8.GetBytes(body), Now);
@@ -109,7 +109,7 @@ public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeP
         return await SendAsync(sync, request, body, cancellationToken, KitKey).ConfigureAwait(false);
     }
 
-    /// <summary>A retired V1 call (spec §3.3): GET with the fields, <c>timeStamp</c> and <c>authToken</c> in the query.</summary>
+    /// <summary>A retired V1 call (§3.3): GET with the fields, <c>timeStamp</c> and <c>authToken</c> in the query.</summary>
     public async Task<CallResult> SendV1Async(string activity, IReadOnlyDictionary<string, string> fields, CancellationToken cancellationToken = default)
     {
         var parameters = fields.Append(new("activity", activity)).Append(new(V1AuthToken.TimeStampParameter, V1AuthToken.FormatTimeStamp(Now))).ToList();

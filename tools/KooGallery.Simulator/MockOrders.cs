@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace KooGallery.Simulator;
 
 /// <summary>
-/// The canned orders KooGallery answers for its debug order ids (spec §5.9.2), and a plausible monthly
+/// The canned orders KooGallery answers for its debug order ids (§5.9.2), and a plausible monthly
 /// order for any other id. Times are UTC <c>yyyyMMdd'T'HHmmss'Z'</c> relative to the emulator's clock.
 /// </summary>
 public static class MockOrders

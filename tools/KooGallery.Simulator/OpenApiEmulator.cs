@@ -35,7 +35,7 @@ public sealed class OpenApiEmulatorOptions
 public sealed record RecordedUsagePush(DateTimeOffset ReceivedAt, string Body, IReadOnlyList<JsonObject> Records);
 
 /// <summary>
-/// KooGallery's side of the open APIs (spec §5.9) on loopback: every request must carry a valid APIG
+/// KooGallery's side of the open APIs (§5.9) on loopback: every request must carry a valid APIG
 /// <c>SDK-HMAC-SHA256</c> signature (401 <c>APIGW.0301</c> otherwise), usage pushes also the body signature.
 /// Query order answers the mock orders, orders it was told about and, unless strict, a synthesised monthly
 /// order; usage pushes are recorded. <see cref="Faults"/> makes it misbehave.

@@ -4,7 +4,7 @@ using KooGallery.Simulator;
 //   serve        the open-API emulator (query order, usage push) on loopback
 //   tenant-api   a fake merchant tenant API that checks the webhook signature
 //   send         one signed call to a production interface
-//   conformance  the debugging cases of spec §7.3 against a production interface
+//   conformance  the debugging cases of §7.3 against a production interface
 //   order        one whole order life cycle against a running app
 return await Cli.RunAsync(args);
 
@@ -112,7 +112,7 @@ internal static class Cli
                        [--kit] (a kit sync: POST {url}/produceAPI/v2/<activity> with x-sign headers; --kit-key KEY
                        when the kit Key differs from the basic one)
                        [--v1]  (a retired V1 GET with authToken)
-        conformance  Spec §7.3's cases with §7.2's checks (JSON, resultCode, fields, Body-Sign, < 5 s); testFlag=1
+        conformance  §7.3's cases with §7.2's checks (JSON, resultCode, fields, Body-Sign, < 5 s); testFlag=1
                      and mock orders only, safe against production. Exit code 1 on any failure.
                        --url URL --key KEY  [--kit-key KEY] [--report report.json] [--max-answer-ms 5000] [--provisioning-timeout-s 120]
         order        One order's life: new -> poll until ready -> renew -> freeze -> unfreeze -> release.

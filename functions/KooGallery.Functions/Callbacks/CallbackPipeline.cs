@@ -166,7 +166,7 @@ public sealed partial class CallbackPipeline(
 
     private static KooGalleryResponse Reject(ResultCode code, string reason) => new(code, reason);
 
-    /// <summary>Kit syncs are signed with the kit Key(s) (spec §3.2), falling back to the V2 Keys when none is set.</summary>
+    /// <summary>Kit syncs are signed with the kit Key(s) (§3.2), falling back to the V2 Keys when none is set.</summary>
     private static List<string> SigningKeys(IncomingCallback call, KooGalleryOptions settings) =>
         call.KitActivity is not null && settings.KitKeys.Count > 0 ? settings.KitKeys : settings.Keys;
 

@@ -8,7 +8,7 @@ namespace KooGallery.Functions.Callbacks;
 /// since the signature is over them) and the three signature query parameters.
 /// </summary>
 /// <param name="BodyProblem">Why the body could not be taken (too large, unreadable); null when it was read whole.</param>
-/// <param name="KitActivity">For a joint-operation kit call (<c>x-sign</c> headers, spec §3.2): the sync its route names.</param>
+/// <param name="KitActivity">For a joint-operation kit call (<c>x-sign</c> headers, §3.2): the sync its route names.</param>
 public sealed record IncomingCallback(byte[] Body, string? BodyProblem, string? Signature, string? Timestamp, string? Nonce, string? KitActivity = null)
 {
     /// <summary>KooGallery bodies are a few hundred bytes; anything over 64 KiB is refused unread.</summary>

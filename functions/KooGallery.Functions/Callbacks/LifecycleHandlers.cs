@@ -29,7 +29,7 @@ public sealed class ActivityHandler<TRequest>(
     }
 }
 
-/// <summary>The seven V2 basic activities (spec §5.1–5.7), each to its <see cref="InstanceLifecycle"/> method.</summary>
+/// <summary>The seven V2 basic activities (§5.1–5.7), each to its <see cref="InstanceLifecycle"/> method.</summary>
 internal static class LifecycleHandlers
 {
     public static IServiceCollection AddLifecycleHandlers(this IServiceCollection services)
@@ -44,7 +44,7 @@ internal static class LifecycleHandlers
         return services;
     }
 
-    /// <summary>The three licence-code activities (spec §5.11), each to its <see cref="LicenseService"/> method.</summary>
+    /// <summary>The three licence-code activities (§5.11), each to its <see cref="LicenseService"/> method.</summary>
     public static IServiceCollection AddLicenseHandlers(this IServiceCollection services)
     {
         Add<LicenseService, RefreshLicenseCodeRequest>(services, Activities.RefreshLicenseCode, RefreshLicenseCodeRequest.Parse, (l, r, ct) => l.RefreshAsync(r, ct));
@@ -53,7 +53,7 @@ internal static class LifecycleHandlers
         return services;
     }
 
-    /// <summary>The five joint-operation kit syncs (spec §5.10), reached only through the kit route and its x-sign.</summary>
+    /// <summary>The five joint-operation kit syncs (§5.10), reached only through the kit route and its x-sign.</summary>
     public static IServiceCollection AddKitSyncHandlers(this IServiceCollection services)
     {
         Add<KitSyncService, TenantSyncRequest>(services, CallbackEnvelope.KitPrefix + KitSyncs.TenantSync, TenantSyncRequest.Parse, (k, r, ct) => k.TenantAsync(r, ct));

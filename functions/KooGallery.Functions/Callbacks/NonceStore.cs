@@ -23,10 +23,10 @@ public enum NonceOutcome
 public sealed record NonceRecord(NonceOutcome Outcome, byte[]? Answer, string? AnswerCode);
 
 /// <summary>
-/// Replay protection (spec §3.1): one row per nonce, inserted only if absent, holding the body's SHA-256
+/// Replay protection (§3.1): one row per nonce, inserted only if absent, holding the body's SHA-256
 /// and the instant after which the nonce may be forgotten. The partition key is the nonce itself, so the
 /// insert is a single round trip and concurrent requests with one nonce race on one row. The answer to the
-/// call is kept on the row afterwards, so an exact resend gets the same bytes back (spec §7.3 case 10b).
+/// call is kept on the row afterwards, so an exact resend gets the same bytes back (§7.3 case 10b).
 /// </summary>
 public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOptions> names, IOptionsMonitor<KooGalleryOptions> options, TimeProvider time)
 {

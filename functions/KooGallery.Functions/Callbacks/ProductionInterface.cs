@@ -22,7 +22,7 @@ public sealed class ProductionInterface(CallbackPipeline pipeline)
 }
 
 /// <summary>
-/// The joint-operation kit syncs (spec §2.2): <c>POST /api/koogallery/produceAPI/v2/{sync}</c> under the
+/// The joint-operation kit syncs (§2.2): <c>POST /api/koogallery/produceAPI/v2/{sync}</c> under the
 /// production address, verified with the kit <c>x-sign</c>/<c>x-timestamp</c>/<c>x-nonce</c> headers and
 /// answered like every other call (exact signed bytes, <c>Body-Sign</c>, HTTP 200).
 /// </summary>

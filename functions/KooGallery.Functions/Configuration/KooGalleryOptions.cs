@@ -15,12 +15,12 @@ public sealed class KooGalleryOptions
     public List<string> Keys { get; set; } = [];
 
     /// <summary>
-    /// The Key(s) of the joint-operation kit interfaces (spec §3.2: Huawei keeps it apart from the basic Key),
+    /// The Key(s) of the joint-operation kit interfaces (§3.2: Huawei keeps it apart from the basic Key),
     /// <c>KooGallery__KitKeys__0</c> …, rotated like <see cref="Keys"/>. Empty: the kit syncs use <see cref="Keys"/>.
     /// </summary>
     public List<string> KitKeys { get; set; } = [];
 
-    /// <summary>How far a request <c>timestamp</c> may be from our clock, either side (spec §3.1: 60 s).</summary>
+    /// <summary>How far a request <c>timestamp</c> may be from our clock, either side (§3.1: 60 s).</summary>
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long a nonce is remembered; must outlast the whole timestamp window.</summary>

@@ -4,7 +4,7 @@ namespace KooGallery.Functions.Instances;
 
 /// <summary>
 /// Orders for KooGallery's debug calls (<c>testFlag=1</c>), built from what the callback said instead of
-/// asked from KooGallery's order API: the spec asks for no business processing on debug calls but a
+/// asked from KooGallery's order API: KooGallery asks for no business processing on debug calls but a
 /// plausible answer (§2.5), and the seller console's debugging and the daily dial tests must not fail
 /// because the order API does not know a mock order or is down.
 /// </summary>

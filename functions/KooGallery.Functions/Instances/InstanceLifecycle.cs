@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace KooGallery.Functions.Instances;
 
 /// <summary>
-/// The instance life cycle as KooGallery's callbacks drive it (spec §5.1–5.7). Each method is what one
+/// The instance life cycle as KooGallery's callbacks drive it (§5.1–5.7). Each method is what one
 /// callback does: read, decide with <see cref="InstanceStateMachine"/>, write the change with its event and
 /// pending work in one transaction, hand the work to the queue. No call leaves the merchant side here,
 /// except changeInstanceCheck's bounded question to the tenant seam.
@@ -203,7 +203,7 @@ public sealed class InstanceLifecycle(
     /// <summary>
     /// May the instance move to another product at renewal? Asks the tenant seam, bounded by
     /// <see cref="LifecycleOptions.ChangeCheckTimeout"/>; without an answer in time the configured default applies.
-    /// Any refusal is answered 000002 with the reason (the spec only says "not 000000").
+    /// Any refusal is answered 000002 with the reason (KooGallery only says "not 000000").
     /// </summary>
     public async Task<KooGalleryResponse> ChangeInstanceCheckAsync(ChangeInstanceCheckRequest request, CancellationToken cancellationToken)
     {

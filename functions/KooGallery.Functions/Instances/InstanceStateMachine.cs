@@ -2,7 +2,7 @@ using KooGallery.Protocol;
 
 namespace KooGallery.Functions.Instances;
 
-/// <summary>Where a SaaS instance is in its life cycle (spec §1.3).</summary>
+/// <summary>Where a SaaS instance is in its life cycle (§1.3).</summary>
 public enum InstanceState
 {
     /// <summary>newInstance accepted; the tenant is being created. queryInstance answers 000004.</summary>
@@ -62,7 +62,7 @@ public sealed record Decision(DecisionKind Kind, InstanceState Next, ResultCode 
 /// while the instance is Y" is written down once and unit-tested cell by cell. The same table decides at
 /// the callback (record the change and answer 000000, or refuse it) and in the worker (apply the recorded
 /// change to the state it finds then). A change KooGallery sends is never answered "later": KooGallery
-/// does not retry changes (spec §2.5), so anything that can be honoured is recorded as desired state —
+/// does not retry changes (§2.5), so anything that can be honoured is recorded as desired state —
 /// a freeze during provisioning leaves the tenant frozen when it is created, a renewal of a failed
 /// instance is applied when an operator re-drives it — and only what can never be honoured is refused.
 /// </summary>

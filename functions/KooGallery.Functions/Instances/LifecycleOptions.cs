@@ -3,14 +3,14 @@ using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.Instances;
 
-/// <summary>Section <c>Lifecycle</c>: choices the spec leaves open, each in one place.</summary>
+/// <summary>Section <c>Lifecycle</c>: choices KooGallery's documentation leaves open, each in one place.</summary>
 public sealed class LifecycleOptions
 {
     public const string Section = "Lifecycle";
 
     /// <summary>
     /// Time zone of refreshInstance's <c>expireTime</c> (<c>yyyyMMddHHmmss</c>, zone unstated): Beijing time
-    /// by default (spec §9 Q6). The raw value is always stored beside the instant it is taken to mean.
+    /// by default (§9 Q6). The raw value is always stored beside the instant it is taken to mean.
     /// </summary>
     public string ExpireTimeOffset { get; set; } = "+08:00";
 

@@ -282,7 +282,7 @@ public sealed class LifecycleWorker(
             return $"skipped, the instance is {instance.State}";
         }
 
-        // Debug calls (seller-console debugging, daily dial tests) get no business processing (spec §2.5):
+        // Debug calls (seller-console debugging, daily dial tests) get no business processing (§2.5):
         // their order is built from the callback, so they never depend on KooGallery's order API.
         var order = instance.IsTest
             ? DebugOrders.From(instance)

@@ -13,7 +13,7 @@ using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.JointOperation;
 
-/// <summary>Section <c>JointOperation</c>: the merchant's RSA private key for <c>applicationSync.clientSecret</c> (spec §4.5).</summary>
+/// <summary>Section <c>JointOperation</c>: the merchant's RSA private key for <c>applicationSync.clientSecret</c> (§4.5).</summary>
 public sealed class JointOperationOptions
 {
     public const string Section = "JointOperation";
@@ -23,7 +23,7 @@ public sealed class JointOperationOptions
 }
 
 /// <summary>
-/// The joint-operation kit syncs (spec §5.10): KooGallery tells the merchant about the buying enterprise
+/// The joint-operation kit syncs (§5.10): KooGallery tells the merchant about the buying enterprise
 /// (tenant), its application credential, which users may use the instance and its organisation tree. Each
 /// sync is idempotent (the same tenant, app, user or department again creates nothing new; <c>flag</c> 0
 /// deletes), lands in the instance's event log, and a whole-tree sync replaces the tree by writing a new

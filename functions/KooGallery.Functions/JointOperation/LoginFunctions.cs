@@ -6,7 +6,7 @@ using Microsoft.Azure.Functions.Worker;
 namespace KooGallery.Functions.JointOperation;
 
 /// <summary>
-/// The product's "application login address" (spec §5.12): <c>GET /api/login?tenant=…</c> starts the sign-in
+/// The product's "application login address" (§5.12): <c>GET /api/login?tenant=…</c> starts the sign-in
 /// at the tenant's identity domain; <c>GET /api/login/callback</c> finishes it. Anonymous: the user is not
 /// signed in yet; every failure is a readable page with what to do next and a correlation id.
 /// </summary>

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.JointOperation;
 
-/// <summary>Section <c>Login</c>: the buyer's single sign-on for joint-operation products (spec §5.12).</summary>
+/// <summary>Section <c>Login</c>: the buyer's single sign-on for joint-operation products (§5.12).</summary>
 public sealed class LoginOptions
 {
     public const string Section = "Login";
@@ -29,7 +29,7 @@ public sealed class LoginOptions
     /// <summary>OAuth scope asked for (OneAccess: <c>get_user_info</c>).</summary>
     public string Scope { get; set; } = "get_user_info";
 
-    /// <summary>Identity-provider paths under the tenant's <c>domainName</c> (spec §5.12).</summary>
+    /// <summary>Identity-provider paths under the tenant's <c>domainName</c> (§5.12).</summary>
     public string AuthorizePath { get; set; } = "/api/v1/oauth2/authorize";
 
     public string TokenPath { get; set; } = "/api/v1/oauth2/token";

@@ -18,7 +18,7 @@ public sealed record LoginStep(string? RedirectTo, string? SetCookie, LoginFailu
 public sealed record LoginFailure(int Status, string Title, string Message, string NextStep, string CorrelationId);
 
 /// <summary>
-/// The buyer's single sign-on for joint-operation products (spec §5.12): the OAuth 2.0 authorisation-code
+/// The buyer's single sign-on for joint-operation products (§5.12): the OAuth 2.0 authorisation-code
 /// flow against the tenant's own identity domain (Huawei OneAccess), with PKCE and a <c>state</c> bound to a
 /// short-lived signed cookie; the code is exchanged once, the user read from userinfo and checked against the
 /// users KooGallery authorised (<c>authSync</c>), and the browser sent to the instance's front end with a

@@ -5,7 +5,7 @@ namespace KooGallery.Functions.Licensing;
 
 /// <summary>
 /// What KooGallery's licence query answered, read tolerantly. The answer's fields are only partly documented
-/// (spec §5.9.5: "returns status/expiry"), so every assumption is here, and the raw answer is kept beside what
+/// (§5.9.5: "returns status/expiry"), so every assumption is here, and the raw answer is kept beside what
 /// was read from it:
 /// <list type="bullet">
 /// <item>the licence object is <c>licenseInfo</c>, <c>data</c> or <c>result</c>, else the answer itself (v1);

@@ -12,7 +12,7 @@ public static class LicenseStatus
 }
 
 /// <summary>
-/// One licence code (licence-code 2.0, spec §1.4, §5.11) in table <c>Storage__LicenseTable</c>, partition = the
+/// One licence code (licence-code 2.0, §1.4, §5.11) in table <c>Storage__LicenseTable</c>, partition = the
 /// code: this row, its event log (<c>event|…</c>) and its idempotency markers (<c>applied|…</c>), so every
 /// change is one same-partition transaction, as for instances. It holds what KooGallery told us (callbacks),
 /// what KooGallery answered when asked (activate, query) and who activated it.

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.Licensing;
 
-/// <summary>Section <c>Licensing</c>: licence-code products (spec §1.4, §5.9.5, §5.11).</summary>
+/// <summary>Section <c>Licensing</c>: licence-code products (§1.4, §5.9.5, §5.11).</summary>
 public sealed class LicenseOptions
 {
     public const string Section = "Licensing";

@@ -9,7 +9,7 @@ using KooGallery.Functions.Outbound;
 namespace KooGallery.Functions.Marketplace;
 
 /// <summary>
-/// KooGallery's open API as the merchant calls it (spec §5.9): query order, usage push, licences, market
+/// KooGallery's open API as the merchant calls it (§5.9): query order, usage push, licences, market
 /// events. Signing, retries, the circuit breaker and the host fallback are handlers of the named HttpClient;
 /// this class builds requests and turns answers into typed results or clear exceptions. It is a singleton
 /// that takes a client from the factory for every call, so the factory's handler rotation (and with it DNS
@@ -27,7 +27,7 @@ public sealed class KooGalleryOpenApi(IHttpClientFactory clients, ILogger<KooGal
     public const string LicenseQueryPath = "/api/mkp-openapi-public/global/v1/license/heartbeat";
     public const string LicenseBatchQueryPath = "/api/mkp-openapi-public/global/v2/license/heartbeat";
 
-    /// <summary>Market-event upload (spec §5.9.4), under the event's id.</summary>
+    /// <summary>Market-event upload (§5.9.4), under the event's id.</summary>
     public static string MarketEventUploadPath(string eventId) => $"/api/mkp-openapi-public/global/v1/market-event/{Uri.EscapeDataString(eventId)}/file";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
@@ -74,7 +74,7 @@ public sealed class KooGalleryOpenApi(IHttpClientFactory clients, ILogger<KooGal
         return new UsagePushResult(answer.ResultCode!, answer.ResultMsg, raw);
     }
 
-    /// <summary>Activates a licence code (spec §5.9.5). A refusal throws <see cref="MarketplaceBusinessException"/> with KooGallery's code and message.</summary>
+    /// <summary>Activates a licence code (§5.9.5). A refusal throws <see cref="MarketplaceBusinessException"/> with KooGallery's code and message.</summary>
     public async Task<string> ActivateLicenseAsync(string license, CancellationToken cancellationToken)
     {
         using var request = JsonRequest(LicenseActivatePath, new { license });
@@ -82,7 +82,7 @@ public sealed class KooGalleryOpenApi(IHttpClientFactory clients, ILogger<KooGal
         return raw;
     }
 
-    /// <summary>Queries one licence (the former "heartbeat", spec §5.9.5); returns KooGallery's raw answer.</summary>
+    /// <summary>Queries one licence (the former "heartbeat", §5.9.5); returns KooGallery's raw answer.</summary>
     public async Task<string> QueryLicenseAsync(string license, CancellationToken cancellationToken)
     {
         using var request = JsonRequest(LicenseQueryPath, new { license });
@@ -99,7 +99,7 @@ public sealed class KooGalleryOpenApi(IHttpClientFactory clients, ILogger<KooGal
     }
 
     /// <summary>
-    /// Uploads a string (<c>type=CHARACTERS</c>) or a file for a market event (spec §5.9.4), as multipart form
+    /// Uploads a string (<c>type=CHARACTERS</c>) or a file for a market event (§5.9.4), as multipart form
     /// fields <c>type</c> and <c>content</c> or <c>file</c> — the parameter table is not published; see
     /// <see cref="MarketEventUpload"/> for every assumption.
     /// </summary>

@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 namespace KooGallery.Functions.Marketplace;
 
 /// <summary>
-/// An order as query order returns it (spec §5.9.2). KooGallery publishes only part of the structure, so
+/// An order as query order returns it (§5.9.2). KooGallery publishes only part of the structure, so
 /// every level keeps the fields it does not model in <c>Extra</c>: nothing received is lost, and the
 /// whole order can be stored and re-read.
 /// </summary>
@@ -102,7 +102,7 @@ internal sealed record OpenApiAnswer
     public string? GatewayErrorMsg { get; init; }
 }
 
-/// <summary>One record of a usage push (spec §5.9.3), snake_case on the wire.</summary>
+/// <summary>One record of a usage push (§5.9.3), snake_case on the wire.</summary>
 public sealed record UsageRecord(
     [property: JsonPropertyName("instance_id")] string InstanceId,
     [property: JsonPropertyName("record_time")] string RecordTime,

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 namespace KooGallery.Functions.Marketplace;
 
 /// <summary>
-/// A market-event upload (spec §5.9.4). KooGallery publishes only that a <c>type</c> selects a string or a
+/// A market-event upload (§5.9.4). KooGallery publishes only that a <c>type</c> selects a string or a
 /// file and that the string is required for <c>type=CHARACTERS</c>; every other choice is an assumption,
 /// kept here: a <c>multipart/form-data</c> body with the fields <c>type</c> (<c>CHARACTERS</c> or <c>FILE</c>),
 /// <c>content</c> (the string) or <c>file</c> (the stream, with its file name), sent over HTTPS through the

@@ -47,7 +47,7 @@ public sealed class MarketplaceUnavailableException(string operation, Exception 
     public override bool IsTransient => true;
 }
 
-/// <summary>Open-API result codes (spec §5.9.1).</summary>
+/// <summary>Open-API result codes (§5.9.1).</summary>
 public static class OpenApiResultCodes
 {
     public const string Success = "92020000";

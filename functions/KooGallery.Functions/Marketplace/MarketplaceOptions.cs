@@ -4,7 +4,7 @@ namespace KooGallery.Functions.Marketplace;
 
 /// <summary>
 /// How to reach KooGallery's open APIs (section <c>Marketplace</c>). The site picks the documented hosts
-/// (spec §2.4); <see cref="BaseUrl"/> and <see cref="FallbackBaseUrl"/> override them, e.g. to point a
+/// (§2.4); <see cref="BaseUrl"/> and <see cref="FallbackBaseUrl"/> override them, e.g. to point a
 /// local run at the open-API emulator.
 /// </summary>
 public sealed class MarketplaceOptions

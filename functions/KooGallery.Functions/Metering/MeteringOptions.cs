@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.Metering;
 
-/// <summary>Section <c>Metering</c>: pay-per-use usage intake and push (spec §1.4, §5.9.3).</summary>
+/// <summary>Section <c>Metering</c>: pay-per-use usage intake and push (§1.4, §5.9.3).</summary>
 public sealed class MeteringOptions
 {
     public const string Section = "Metering";

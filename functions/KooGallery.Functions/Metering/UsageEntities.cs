@@ -97,7 +97,7 @@ public sealed class UsageRowEntity : ITableEntity
 
     /// <summary>
     /// Deterministic per row: a re-push of the same row (after a crash, or a push whose answer was lost)
-    /// carries the same <c>metering_sn</c>, which KooGallery de-duplicates (spec §5.9.3).
+    /// carries the same <c>metering_sn</c>, which KooGallery de-duplicates (§5.9.3).
     /// </summary>
     public static string MeteringSnFor(string instanceId, DateTimeOffset periodStart, string? package, int sequence)
     {

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace KooGallery.Functions.Outbound;
 
 /// <summary>
-/// KooGallery's documented fallback (spec §2.4): when the primary host's name does not resolve or no
+/// KooGallery's documented fallback (§2.4): when the primary host's name does not resolve or no
 /// connection can be made, the same request goes to the fallback host (mkt.myhuaweicloud.com →
 /// mkt.myhuaweicloud.cn). Any answer from the primary, even a 5xx, is kept: the host was reachable, and
 /// the retry policy above decides what to do with it. Sits below the signer's caller and above the

@@ -4,9 +4,9 @@ using System.Text;
 namespace KooGallery.Protocol.Crypto;
 
 /// <summary>
-/// Joint-operation <c>applicationSync.clientSecret</c> (spec §4.5): Base64 of RSA-OAEP ciphertext made with the
+/// Joint-operation <c>applicationSync.clientSecret</c> (§4.5): Base64 of RSA-OAEP ciphertext made with the
 /// merchant's public key (at least 3072 bits). The OAEP hash is not documented, so SHA-256 is tried first,
-/// then SHA-1, as the spec recommends.
+/// then SHA-1, as the protocol notes recommend (docs/protocol.md §8).
 /// </summary>
 public static class ClientSecretCipher
 {

@@ -14,7 +14,7 @@ public enum CredentialKeySize
 }
 
 /// <summary>
-/// V1 credential encryption (spec §4.2/§4.3): AES-CBC/PKCS#7 with the key derived from the merchant
+/// V1 credential encryption (§4.2/§4.3): AES-CBC/PKCS#7 with the key derived from the merchant
 /// Key by Java SHA1PRNG, a 16-character alphanumeric IV, transmitted as <c>iv + base64(ciphertext)</c>.
 /// </summary>
 public static class CredentialCipher
@@ -68,7 +68,7 @@ public static class CredentialCipher
     }
 
     /// <summary>
-    /// KooGallery does not say which key length it uses for <c>mobilePhone</c>/<c>email</c> (spec §4.3,
+    /// KooGallery does not say which key length it uses for <c>mobilePhone</c>/<c>email</c> (§4.3,
     /// §9 Q11): try the preferred size, then the other, and accept only a result that looks like the
     /// field it claims to be (random padding can be valid by chance with the wrong key).
     /// </summary>

@@ -5,7 +5,7 @@ namespace KooGallery.Protocol.Crypto;
 /// <summary>
 /// Java's <c>SecureRandom.getInstance("SHA1PRNG")</c> seeded once with a byte array, as Huawei's ISV
 /// sample uses it through <c>KeyGenerator.init(bits, sha1prng)</c> to turn the merchant Key into an AES
-/// key (spec §4.2). Reproduces the SUN provider's output bit for bit; not a general-purpose RNG.
+/// key (§4.2). Reproduces the SUN provider's output bit for bit; not a general-purpose RNG.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350:Do not use weak cryptographic algorithms",
     Justification = "SHA-1 is fixed by the KooGallery V1 protocol (Java SHA1PRNG key derivation); it is not our choice of primitive.")]

@@ -19,7 +19,7 @@ public static class CanonicalJson
     };
 
     /// <summary>
-    /// V2 and kit <c>RequestPayload</c> (spec §3.1/§3.2): top-level keys sorted ordinally, top-level
+    /// V2 and kit <c>RequestPayload</c> (§3.1/§3.2): top-level keys sorted ordinally, top-level
     /// nulls dropped, nested objects kept in received order. Returns null when the body is not a JSON object.
     /// </summary>
     public static byte[]? SortTopLevel(ReadOnlySpan<byte> json)
@@ -64,7 +64,7 @@ public static class CanonicalJson
 
     /// <summary>
     /// Keys sorted ordinally at every depth, compact. Used for bodies we sign and send ourselves
-    /// (usage push, spec §5.9.3), which then verify whichever sort depth the receiver applies.
+    /// (usage push, §5.9.3), which then verify whichever sort depth the receiver applies.
     /// </summary>
     public static byte[] SortDeep(JsonElement element)
     {

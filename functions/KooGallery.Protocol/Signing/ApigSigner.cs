@@ -6,7 +6,7 @@ using KooGallery.Protocol.Crypto;
 namespace KooGallery.Protocol.Signing;
 
 /// <summary>
-/// Huawei API Gateway AK/SK signing, <c>SDK-HMAC-SHA256</c> (spec §5.9.1; Huawei "API Request Signing
+/// Huawei API Gateway AK/SK signing, <c>SDK-HMAC-SHA256</c> (§5.9.1; Huawei "API Request Signing
 /// Guide"), used on every call to KooGallery's open APIs:
 /// <code>
 /// CanonicalRequest = Method \n CanonicalURI \n CanonicalQueryString \n CanonicalHeaders \n SignedHeaders \n hex(SHA256(body))

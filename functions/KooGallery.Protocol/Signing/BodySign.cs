@@ -4,7 +4,7 @@ using KooGallery.Protocol.Crypto;
 namespace KooGallery.Protocol.Signing;
 
 /// <summary>
-/// The <c>Body-Sign</c> response header (spec §4.1): mandatory in V1, sent on every V2 answer too
+/// The <c>Body-Sign</c> response header (§4.1): mandatory in V1, sent on every V2 answer too
 /// (§9 Q4, harmless if ignored). Computed over the exact response bytes sent.
 /// <code>Body-Sign: sign_type="HMAC-SHA256", signature="base64(HMAC_SHA256(Key, body))"</code>
 /// </summary>

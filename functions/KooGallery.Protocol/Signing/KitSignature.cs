@@ -4,7 +4,7 @@ using KooGallery.Protocol.Crypto;
 namespace KooGallery.Protocol.Signing;
 
 /// <summary>
-/// Joint-operation kit interfaces (spec §3.2): <c>x-sign</c>, <c>x-timestamp</c>, <c>x-nonce</c> headers.
+/// Joint-operation kit interfaces (§3.2): <c>x-sign</c>, <c>x-timestamp</c>, <c>x-nonce</c> headers.
 /// Unlike V2 there is no inner HMAC: <c>x-sign = hex(HMAC_SHA256(KitKey, KitKey + nonce + timestamp + RequestPayload))</c>.
 /// </summary>
 public static class KitSignature

@@ -21,7 +21,7 @@ public readonly record struct SignatureMatch(bool IsValid, int KeyIndex, SignedP
 
 /// <summary>
 /// Verification shared by the V2 query signature and the kit x-sign: every Key over the raw body first,
-/// then every Key over the canonical re-serialisation (spec §3.1: raw first, since Jackson and
+/// then every Key over the canonical re-serialisation (§3.1: raw first, since Jackson and
 /// System.Text.Json disagree on emoji and exotic numbers, which therefore only verify raw).
 /// </summary>
 internal static class PayloadSignatureVerifier

@@ -3,7 +3,7 @@ using KooGallery.Protocol.Crypto;
 namespace KooGallery.Protocol.Signing;
 
 /// <summary>
-/// The extra body signature of the new usage push (spec §5.9.3), sent beside the APIG signature in the
+/// The extra body signature of the new usage push (§5.9.3), sent beside the APIG signature in the
 /// <c>signature</c>, <c>ts</c> and <c>nonce</c> headers:
 /// <code>signature = base64(HMAC_SHA256(Key, "ts={ts}&amp;nonce={nonce}&amp;body={body}"))</code>
 /// The body must be the exact bytes sent (we send keys sorted at every depth, see <see cref="Json.CanonicalJson.SortDeep"/>).

@@ -4,7 +4,7 @@ using KooGallery.Protocol.Crypto;
 namespace KooGallery.Protocol.Signing;
 
 /// <summary>
-/// The retired V1 <c>authToken</c> (spec §3.3), kept for merchants with an already-listed V1 product:
+/// The retired V1 <c>authToken</c> (§3.3), kept for merchants with an already-listed V1 product:
 /// <code>authToken = base64(HMAC_SHA256(Key + timeStamp, k1=v1&amp;k2=v2… sorted by name, URL-decoded, authToken excluded))</code>
 /// </summary>
 public static class V1AuthToken

@@ -4,7 +4,7 @@ using KooGallery.Protocol.Crypto;
 namespace KooGallery.Protocol.Signing;
 
 /// <summary>
-/// The V2 production-interface signature (spec §3.1): <c>signature</c>, <c>timestamp</c> and
+/// The V2 production-interface signature (§3.1): <c>signature</c>, <c>timestamp</c> and
 /// <c>nonce</c> URL query parameters over the JSON body.
 /// <code>
 /// inner     = lowercase(hex(HMAC_SHA256(Key, RequestPayload)))

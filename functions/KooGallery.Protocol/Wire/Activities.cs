@@ -1,6 +1,6 @@
 namespace KooGallery.Protocol.Wire;
 
-/// <summary>The V2 basic-interface <c>activity</c> values (spec §5.1–5.7).</summary>
+/// <summary>The V2 basic-interface <c>activity</c> values (§5.1–5.7).</summary>
 public static class Activities
 {
     public const string NewInstance = "newInstance";
@@ -11,7 +11,7 @@ public static class Activities
     public const string UpgradeInstance = "upgradeInstance";
     public const string ChangeInstanceCheck = "changeInstanceCheck";
 
-    /// <summary>Licence-code 2.0 (spec §5.11): same address, signature and answers as the SaaS activities.</summary>
+    /// <summary>Licence-code 2.0 (§5.11): same address, signature and answers as the SaaS activities.</summary>
     public const string RefreshLicenseCode = "refreshLicenseCode";
     public const string UpdateLicenseCodeStatus = "updateLicenseCodeStatus";
     public const string ReleaseLicenseCode = "releaseLicenseCode";
@@ -23,6 +23,6 @@ public static class Activities
         RefreshLicenseCode, UpdateLicenseCodeStatus, ReleaseLicenseCode,
     };
 
-    /// <summary>Longest activity name accepted (the spec's field limits are 20–32).</summary>
+    /// <summary>Longest activity name accepted (KooGallery's field limits are 20–32).</summary>
     public const int MaxLength = 32;
 }

@@ -59,7 +59,7 @@ public sealed record CallbackEnvelope(string Activity, bool IsTest, JsonElement 
     private sealed record Box(JsonElement Value);
 
     /// <summary>
-    /// A joint-operation kit sync (spec §2.2, §5.10): the activity is the sync the route names (prefixed
+    /// A joint-operation kit sync (§2.2, §5.10): the activity is the sync the route names (prefixed
     /// <see cref="KitPrefix"/>, so a basic call can never reach a kit handler), <c>testFlag</c> an integer.
     /// </summary>
     public static WireParse<CallbackEnvelope> ParseKit(string sync, ReadOnlySpan<byte> body)

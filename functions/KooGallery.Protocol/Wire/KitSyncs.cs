@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace KooGallery.Protocol.Wire;
 
 /// <summary>
-/// The joint-operation kit syncs (spec §2.2, §5.10), each at <c>{production address}/produceAPI/v2/{sync}</c>.
+/// The joint-operation kit syncs (§2.2, §5.10), each at <c>{production address}/produceAPI/v2/{sync}</c>.
 /// Only <c>tenantSync</c>'s table is published; the other bodies are read tolerantly, and every assumption
 /// about them is written here.
 /// </summary>
@@ -39,7 +39,7 @@ internal static class KitFlag
     }
 }
 
-/// <summary><c>tenantSync</c> (spec §5.10): the buying enterprise, its login routing code and identity domain.</summary>
+/// <summary><c>tenantSync</c> (§5.10): the buying enterprise, its login routing code and identity domain.</summary>
 public sealed record TenantSyncRequest(string? InstanceId, string? OrderId, string TenantId, string TenantCode, string Name, string DomainName, bool Add, bool IsTest)
 {
     public static WireParse<TenantSyncRequest> Parse(JsonElement body)
@@ -65,7 +65,7 @@ public sealed record TenantSyncRequest(string? InstanceId, string? OrderId, stri
 
 /// <summary>
 /// <c>applicationSync</c>: the tenant application's <c>clientId</c> and RSA-OAEP-encrypted <c>clientSecret</c>
-/// (spec §4.5). Assumed fields: <c>instanceId</c>, <c>tenantId</c>, <c>appId</c> (optional), <c>clientId</c>,
+/// (§4.5). Assumed fields: <c>instanceId</c>, <c>tenantId</c>, <c>appId</c> (optional), <c>clientId</c>,
 /// <c>clientSecret</c> (required when adding), <c>flag</c>.
 /// </summary>
 public sealed record ApplicationSyncRequest(string? InstanceId, string TenantId, string? AppId, string ClientId, string? EncryptedClientSecret, bool Add, bool IsTest)

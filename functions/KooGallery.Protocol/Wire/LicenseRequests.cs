@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace KooGallery.Protocol.Wire;
 
 /// <summary>
-/// <c>refreshLicenseCode</c> (spec §5.11): a licence's new expiry after a renewal, a trial turned formal, or a
+/// <c>refreshLicenseCode</c> (§5.11): a licence's new expiry after a renewal, a trial turned formal, or a
 /// renewal cancelled. Field lengths are not published; ids are taken as at most 64 characters like the SaaS ones.
 /// </summary>
 public sealed record RefreshLicenseCodeRequest(string License, string OrderId, string OrderLineId, string ExpireTime, string? ProductId, string Scene, bool IsTest)
@@ -34,7 +34,7 @@ public sealed record RefreshLicenseCodeRequest(string License, string OrderId, s
     }
 }
 
-/// <summary><c>updateLicenseCodeStatus</c> (spec §5.11): freeze or unfreeze a licence.</summary>
+/// <summary><c>updateLicenseCodeStatus</c> (§5.11): freeze or unfreeze a licence.</summary>
 public sealed record UpdateLicenseCodeStatusRequest(string License, string Status, bool IsTest)
 {
     public static WireParse<UpdateLicenseCodeStatusRequest> Parse(JsonElement body)
@@ -54,7 +54,7 @@ public sealed record UpdateLicenseCodeStatusRequest(string License, string Statu
     }
 }
 
-/// <summary><c>releaseLicenseCode</c> (spec §5.11): the licence is released after its retention period.</summary>
+/// <summary><c>releaseLicenseCode</c> (§5.11): the licence is released after its retention period.</summary>
 public sealed record ReleaseLicenseCodeRequest(string License, string? OrderId, string? OrderLineId, bool IsTest)
 {
     public static WireParse<ReleaseLicenseCodeRequest> Parse(JsonElement body)

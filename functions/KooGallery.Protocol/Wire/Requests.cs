@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace KooGallery.Protocol.Wire;
 
-/// <summary>Field limits from the spec's tables (§5.1–5.7).</summary>
+/// <summary>Field limits from KooGallery's field tables (§5.1–5.7).</summary>
 internal static class Limits
 {
     public const int Id = 64;
@@ -14,7 +14,7 @@ internal static class Limits
 }
 
 /// <summary>
-/// <c>newInstance</c> (spec §5.1). The documented body is flat (<c>orderId</c>, <c>orderLineId</c>,
+/// <c>newInstance</c> (§5.1). The documented body is flat (<c>orderId</c>, <c>orderLineId</c>,
 /// <c>businessId</c>); the signature page shows a nested <c>buyerInfo</c>/<c>orderInfo[]</c> shape
 /// (§9 Q5). Both are read; the order details are a hint only — the order is always confirmed by query order.
 /// </summary>
@@ -98,7 +98,7 @@ public sealed record NewInstanceRequest(
 /// <summary>Order details carried by the nested <c>newInstance</c> shape.</summary>
 public sealed record NewInstanceOrderHint(string? ChargingMode, string? ExpireTime, bool IsTrial, string? CustomerId);
 
-/// <summary><c>queryInstance</c> (spec §5.2): 1–100 comma-separated ids, each at most 64 characters.</summary>
+/// <summary><c>queryInstance</c> (§5.2): 1–100 comma-separated ids, each at most 64 characters.</summary>
 public sealed record QueryInstanceRequest(IReadOnlyList<string> InstanceIds, bool IsTest)
 {
     public static WireParse<QueryInstanceRequest> Parse(JsonElement body)
@@ -129,7 +129,7 @@ public sealed record QueryInstanceRequest(IReadOnlyList<string> InstanceIds, boo
     }
 }
 
-/// <summary>The <c>refreshInstance</c> scenes (spec §5.3, §9 Q13).</summary>
+/// <summary>The <c>refreshInstance</c> scenes (§5.3, §9 Q13).</summary>
 public static class RefreshScenes
 {
     public const string TrialToFormal = "TRIAL_TO_FORMAL";
@@ -145,7 +145,7 @@ public static class RefreshScenes
     };
 }
 
-/// <summary><c>refreshInstance</c> (spec §5.3): renewal, trial to formal, renewal cancelled.</summary>
+/// <summary><c>refreshInstance</c> (§5.3): renewal, trial to formal, renewal cancelled.</summary>
 /// <param name="ExpireTime">Raw <c>yyyyMMddHHmmss</c>, kept as received; its time zone is a setting (§9 Q6).</param>
 public sealed record RefreshInstanceRequest(
     string InstanceId,
@@ -191,14 +191,14 @@ public sealed record RefreshInstanceRequest(
         DateTime.TryParseExact(value, ExpireTimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out wallClock);
 }
 
-/// <summary>The <c>updateInstanceStatus</c> statuses (spec §5.4).</summary>
+/// <summary>The <c>updateInstanceStatus</c> statuses (§5.4).</summary>
 public static class InstanceStatusChanges
 {
     public const string Freeze = "FREEZE";
     public const string Unfreeze = "UNFREEZE";
 }
 
-/// <summary><c>updateInstanceStatus</c> (spec §5.4).</summary>
+/// <summary><c>updateInstanceStatus</c> (§5.4).</summary>
 public sealed record UpdateInstanceStatusRequest(string InstanceId, string Status, bool IsTest)
 {
     public static WireParse<UpdateInstanceStatusRequest> Parse(JsonElement body)
@@ -218,7 +218,7 @@ public sealed record UpdateInstanceStatusRequest(string InstanceId, string Statu
     }
 }
 
-/// <summary><c>releaseInstance</c> (spec §5.5); the order ids are present when an unsubscription caused it.</summary>
+/// <summary><c>releaseInstance</c> (§5.5); the order ids are present when an unsubscription caused it.</summary>
 public sealed record ReleaseInstanceRequest(string InstanceId, string? OrderId, string? OrderLineId, bool IsTest)
 {
     public static WireParse<ReleaseInstanceRequest> Parse(JsonElement body)
@@ -234,7 +234,7 @@ public sealed record ReleaseInstanceRequest(string InstanceId, string? OrderId, 
     }
 }
 
-/// <summary><c>upgradeInstance</c> (spec §5.6): the new spec is read from the upgrade order.</summary>
+/// <summary><c>upgradeInstance</c> (§5.6): the new spec is read from the upgrade order.</summary>
 public sealed record UpgradeInstanceRequest(string InstanceId, string OrderId, string OrderLineId, bool IsTest)
 {
     public static WireParse<UpgradeInstanceRequest> Parse(JsonElement body)
@@ -250,11 +250,11 @@ public sealed record UpgradeInstanceRequest(string InstanceId, string OrderId, s
     }
 }
 
-/// <summary>The target product of a renewal-time spec change (structure not published; spec §9 Q10).</summary>
+/// <summary>The target product of a renewal-time spec change (structure not published; §9 Q10).</summary>
 public sealed record ChangeProductInfo(string? ProductId, string? SkuCode, string? LinearValue);
 
 /// <summary>
-/// <c>changeInstanceCheck</c> (spec §5.7). <c>productInfo</c> is an object, but third-party code
+/// <c>changeInstanceCheck</c> (§5.7). <c>productInfo</c> is an object, but third-party code
 /// shows it arriving as a JSON string holding the object (or a one-element array); all are read.
 /// </summary>
 public sealed record ChangeInstanceCheckRequest(string InstanceId, ChangeProductInfo ProductInfo, bool IsTest)

@@ -54,7 +54,7 @@ public sealed class NewInstanceResponse(ResultCode resultCode, string? instanceI
     }
 }
 
-/// <summary>Login data shown to the customer (spec §5.2); <c>frontEndUrl</c> at most 512 characters.</summary>
+/// <summary>Login data shown to the customer (§5.2); <c>frontEndUrl</c> at most 512 characters.</summary>
 public sealed record AppInfo(string FrontEndUrl, string? AdminUrl = null, string? UserName = null, string? Password = null, string? Memo = null)
 {
     public const int MaxUrlLength = 512;
