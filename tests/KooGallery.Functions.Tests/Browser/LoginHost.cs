@@ -2,15 +2,7 @@ using System.Net;
 using KooGallery.Functions.JointOperation;
 using KooGallery.Functions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.Mvc.Abstractions;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace KooGallery.Functions.Tests.Browser;
 
@@ -37,29 +29,25 @@ public sealed class LoginHost : IAsyncDisposable
 
     public static async Task<LoginHost> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        builder.Services.AddMvcCore();
-        var web = builder.Build();
         LoginHost? host = null;
-        web.MapGet("/api/login", ctx => Run(ctx, callback: false));
-        web.MapGet("/api/login/callback", ctx => Run(ctx, callback: true));
-        web.MapGet("/frontend/{instanceId}", ctx =>
+        var (web, baseUrl) = await LoopbackWeb.StartAsync(web =>
         {
-            ctx.Response.ContentType = "text/html; charset=utf-8";
-            return ctx.Response.WriteAsync($"""<!doctype html><html><body><h1>Front end</h1><p id="ticket">{WebUtility.HtmlEncode(ctx.Request.Query["ticket"])}</p></body></html>""");
+            web.MapGet("/api/login", ctx => Run(ctx, callback: false));
+            web.MapGet("/api/login/callback", ctx => Run(ctx, callback: true));
+            web.MapGet("/frontend/{instanceId}", ctx =>
+            {
+                ctx.Response.ContentType = "text/html; charset=utf-8";
+                return ctx.Response.WriteAsync($"""<!doctype html><html><body><h1>Front end</h1><p id="ticket">{WebUtility.HtmlEncode(ctx.Request.Query["ticket"])}</p></body></html>""");
+            });
         });
-        await web.StartAsync();
-        var address = new Uri(web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        host = new LoginHost(web, new Uri($"http://localhost:{address.Port}/"));
+        host = new LoginHost(web, baseUrl);
         return host;
 
         async Task Run(HttpContext ctx, bool callback)
         {
             var functions = host!.App!.Function<LoginFunctions>();
             var result = callback ? await functions.Callback(ctx.Request, ctx.RequestAborted) : await functions.Start(ctx.Request, ctx.RequestAborted);
-            await result.ExecuteResultAsync(new ActionContext(ctx, new RouteData(), new ActionDescriptor()));
+            await LoopbackWeb.ExecuteAsync(ctx, result);
         }
     }
 
