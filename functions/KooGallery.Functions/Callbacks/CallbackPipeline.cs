@@ -190,12 +190,14 @@ public sealed partial class CallbackPipeline(
 
     /// <summary>
     /// Counts the order against KooGallery's monthly threshold. Only failures pay for this write, and only
-    /// within what is left of the 5 seconds; when it cannot be written the log line below still says so.
+    /// briefly; when it cannot be written the log line below still says so.
     /// </summary>
     private async Task CountFailedOrderAsync(FailedCallback failure, TimeSpan elapsed, CancellationToken cancellationToken)
     {
+        // Half a second at most: when storage is what failed, the 000005 must still reach KooGallery quickly.
         var left = TimeSpan.FromSeconds(4.9) - elapsed;
-        using var timeout = new CancellationTokenSource(left > TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200), time);
+        var limit = left > TimeSpan.FromMilliseconds(500) ? TimeSpan.FromMilliseconds(500) : left > TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100);
+        using var timeout = new CancellationTokenSource(limit, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         try
         {
