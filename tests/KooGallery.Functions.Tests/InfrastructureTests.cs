@@ -73,6 +73,16 @@ public partial class InfrastructureTests
     }
 
     [Fact]
+    public void Console_sign_in_lets_KooGallery_through_and_the_principal_is_trusted_only_with_it()
+    {
+        // KooGallery's callbacks carry no Entra token: authentication must not turn them away.
+        Assert.Contains("unauthenticatedClientAction: 'AllowAnonymous'", FunctionApp, StringComparison.Ordinal);
+        Assert.Contains("requireAuthentication: false", FunctionApp, StringComparison.Ordinal);
+        Assert.Contains("resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(operatorAppClientId))", FunctionApp, StringComparison.Ordinal);
+        Assert.Contains("Console__PlatformAuthentication: empty(operatorAppClientId) ? 'false' : 'true'", Main, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Every_table_and_queue_the_app_uses_is_created_by_the_bicep()
     {
         var defaults = new StorageOptions();
