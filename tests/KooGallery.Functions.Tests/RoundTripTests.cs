@@ -69,4 +69,22 @@ public class RoundTripTests
         Assert.Equal(6, counter.Calls.Count);
         Assert.Single(counter.Calls, c => c.EndsWith("/$batch", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_callback_KooGallery_counts_as_failed_costs_one_more_write_and_only_the_first_time()
+    {
+        var (market, counter) = await StartAsync();
+        await using var _ = market;
+
+        counter.Reset();
+        await market.CallAsync("releaseInstance", new { instanceId = "no-such-instance", orderId = "CS-RT-FAIL" });
+        var first = counter.Calls;
+        counter.Reset();
+        await market.CallAsync("releaseInstance", new { instanceId = "no-such-instance", orderId = "CS-RT-FAIL" });
+
+        // nonce insert, the instance read (not found), the answer kept, the failed order's row
+        Assert.Equal(4, first.Count);
+        // the same, and the row insert is refused (409): the order counts once
+        Assert.Equal(4, counter.Calls.Count);
+    }
 }
