@@ -24,7 +24,7 @@ public class MeteringBillingTests
         var id = await market.NewInstanceAsync("MOCKONDEMAND", productId: "OFFI-METERED", test: false);
         await market.DrainAsync();
         var now = market.App.Clock.GetUtcNow();
-        var hour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddHours(-40);
+        var hour = UsagePeriods.HourOf(now).AddHours(-40);
         return (market, id, hour);
     }
 
@@ -205,7 +205,7 @@ public class MeteringBillingTests
         await using var market = await LocalMarketplace.StartAsync();
         var store = market.App.Services.GetRequiredService<UsageStore>();
         var hour = market.App.Clock.GetUtcNow().AddHours(-30);
-        hour = new DateTimeOffset(hour.Year, hour.Month, hour.Day, hour.Hour, 0, 0, TimeSpan.Zero);
+        hour = UsagePeriods.HourOf(hour);
         await store.AddRowsAsync(Seed(hour, instances: 100, hours: 10), CancellationToken.None);
         market.OpenApi.RefusedUsageInstances["seed-17"] = true;
         market.OpenApi.RefusedUsageInstances["seed-71"] = true;
@@ -231,7 +231,7 @@ public class MeteringBillingTests
         var debug = await market.NewInstanceAsync("MOCKONDEMAND", test: true, productId: "P-DEBUG");
         await market.DrainAsync();
         var now = market.App.Clock.GetUtcNow();
-        var hour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddHours(-3);
+        var hour = UsagePeriods.HourOf(now).AddHours(-3);
 
         var (_, reply) = await PostAsync(market.App, "{\"records\":[" + Record(debug, hour, "7") + "]}");
         var summary = await market.App.Services.GetRequiredService<UsagePushJob>().RunAsync(CancellationToken.None);
@@ -250,7 +250,7 @@ public class MeteringBillingTests
         await using var market = await LocalMarketplace.StartAsync();
         var store = market.App.Services.GetRequiredService<UsageStore>();
         var start = market.App.Clock.GetUtcNow().AddHours(-50);
-        start = new DateTimeOffset(start.Year, start.Month, start.Day, start.Hour, 0, 0, TimeSpan.Zero);
+        start = UsagePeriods.HourOf(start);
         await store.AddRowsAsync(Seed(start, instances: 200, hours: 20), CancellationToken.None);
         var job = market.App.Services.GetRequiredService<UsagePushJob>();
         Assert.Equal(4000, (await job.RunAsync(CancellationToken.None)).Pushed);
@@ -286,7 +286,7 @@ public class MeteringBillingTests
         await using var market = await LocalMarketplace.StartAsync(s => s["Lifecycle:EventRetention"] = "10.00:00:00");
         var store = market.App.Services.GetRequiredService<UsageStore>();
         var now = market.App.Clock.GetUtcNow();
-        var old = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddDays(-40);
+        var old = UsagePeriods.HourOf(now).AddDays(-40);
         await store.AddRowsAsync(Seed(old, instances: 3, hours: 2).Select(r => { r.Status = UsageStatus.Sent; return r; }), CancellationToken.None);
         await store.OpenHourAsync(old.AddHours(1), CancellationToken.None);
         await store.OpenHourAsync(old.AddHours(2), CancellationToken.None);

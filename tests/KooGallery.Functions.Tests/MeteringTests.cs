@@ -20,7 +20,7 @@ public class MeteringTests
         var id = await market.NewInstanceAsync("MOCKONDEMAND", productId: "OFFI-METERED", test: false);
         await market.DrainAsync();
         var now = market.App.Clock.GetUtcNow();
-        var hour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero).AddHours(-3);
+        var hour = UsagePeriods.HourOf(now).AddHours(-3);
         return (market, id, hour);
     }
 
@@ -163,7 +163,7 @@ public class MeteringTests
         var (market, id, _) = await StartWithInstanceAsync();
         await using var __ = market;
         var now = market.App.Clock.GetUtcNow();
-        var thisHour = new DateTimeOffset(now.Year, now.Month, now.Day, now.Hour, 0, 0, TimeSpan.Zero);
+        var thisHour = UsagePeriods.HourOf(now);
 
         await PostAsync(market.App, Record(id, thisHour, 1, minutes: 1));
         Assert.Equal(0, (await Job(market.App).RunAsync(CancellationToken.None)).Pushed);
@@ -312,5 +312,5 @@ public class MeteringTests
     }
 
     private static async Task SeedAsync(UsageStore store, DateTimeOffset since, int instances, int hours) =>
-        await store.AddRowsAsync(MeteringBillingTests.Seed(new DateTimeOffset(since.Year, since.Month, since.Day, since.Hour, 0, 0, TimeSpan.Zero), instances, hours), CancellationToken.None);
+        await store.AddRowsAsync(MeteringBillingTests.Seed(UsagePeriods.HourOf(since), instances, hours), CancellationToken.None);
 }

@@ -502,14 +502,20 @@ internal static class UsagePeriods
     {
         if (!daily)
         {
-            var utc = begin.ToUniversalTime();
-            var start = new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
+            var start = HourOf(begin);
             return (start, start.AddHours(1));
         }
 
         var local = begin.ToOffset(dayOffset);
         var dayStart = new DateTimeOffset(local.Year, local.Month, local.Day, 0, 0, 0, dayOffset).ToUniversalTime();
         return (dayStart, dayStart.AddDays(1));
+    }
+
+    /// <summary>The start of the UTC hour containing <paramref name="at"/>.</summary>
+    public static DateTimeOffset HourOf(DateTimeOffset at)
+    {
+        var utc = at.ToUniversalTime();
+        return new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
     }
 
     public static string Describe(DateTimeOffset start, bool daily) =>
