@@ -176,13 +176,7 @@ public sealed partial class CallbackPipeline(
     /// </summary>
     private async Task KeepAnswerAsync(CallTrace trace, byte[] body, ResultCode code, TimeSpan limit, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(limit, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-        try
-        {
-            await nonces.KeepAnswerAsync(trace.Nonce!, body, code.Value, linked.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        if (await WriteWithinAsync(limit, token => nonces.KeepAnswerAsync(trace.Nonce!, body, code.Value, token), cancellationToken).ConfigureAwait(false) is { } ex)
         {
             logger.LogWarning("The answer to KooGallery {Activity} (order {OrderId}, instance {InstanceId}) could not be kept with its nonce ({ErrorType}); a resend will be processed again.", trace.Activity, trace.OrderId, trace.InstanceId, ex.GetType().Name);
         }
@@ -197,20 +191,35 @@ public sealed partial class CallbackPipeline(
         // Half a second at most: when storage is what failed, the 000005 must still reach KooGallery quickly.
         var left = TimeSpan.FromSeconds(4.9) - elapsed;
         var limit = left > TimeSpan.FromMilliseconds(500) ? TimeSpan.FromMilliseconds(500) : left > TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100);
+        var counted = false;
+        if (await WriteWithinAsync(limit, async token => counted = await failedOrders.RecordAsync(failure, token).ConfigureAwait(false), cancellationToken).ConfigureAwait(false) is { } ex)
+        {
+            logger.LogWarning("The failed order {OrderId} (instance {InstanceId}) could not be counted ({ErrorType}).", failure.OrderId, failure.InstanceId, ex.GetType().Name);
+        }
+        else if (counted)
+        {
+            logger.LogWarning(
+                "KooGallery order {OrderId} (instance {InstanceId}) now counts as a failed order of {Month}: {Activity} answered {ResultCode} in {ElapsedMs:F0} ms.",
+                failure.OrderId, failure.InstanceId, failedOrders.MonthOf(failure.At), failure.Activity, failure.ResultCode, elapsed.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>
+    /// A storage write made after the answer is decided, which must not hold the answer back: it gets at most
+    /// <paramref name="limit"/>, and its failure is returned for the caller to log, never thrown.
+    /// </summary>
+    private async Task<Exception?> WriteWithinAsync(TimeSpan limit, Func<CancellationToken, Task> write, CancellationToken cancellationToken)
+    {
         using var timeout = new CancellationTokenSource(limit, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         try
         {
-            if (await failedOrders.RecordAsync(failure, linked.Token).ConfigureAwait(false))
-            {
-                logger.LogWarning(
-                    "KooGallery order {OrderId} (instance {InstanceId}) now counts as a failed order of {Month}: {Activity} answered {ResultCode} in {ElapsedMs:F0} ms.",
-                    failure.OrderId, failure.InstanceId, failedOrders.MonthOf(failure.At), failure.Activity, failure.ResultCode, elapsed.TotalMilliseconds);
-            }
+            await write(linked.Token).ConfigureAwait(false);
+            return null;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            logger.LogWarning("The failed order {OrderId} (instance {InstanceId}) could not be counted ({ErrorType}).", failure.OrderId, failure.InstanceId, ex.GetType().Name);
+            return ex;
         }
     }
 
