@@ -24,7 +24,7 @@ public sealed class InstanceAdmin(InstanceRepository instances, InstanceLifecycl
         }
 
         var events = await instances.EventsAsync(instanceId, cancellationToken).ConfigureAwait(false);
-        return new OkObjectResult(new { instance = View(instance), events = events.Select(e => new { e.At, e.Kind, e.Activity, e.OrderId, from = e.FromState, to = e.ToState, e.Detail }) });
+        return new OkObjectResult(new { instance = View(instance), events = events.Select(EventView) });
     }
 
     [Function("InstanceAdminByOrder")]
@@ -44,6 +44,12 @@ public sealed class InstanceAdmin(InstanceRepository instances, InstanceLifecycl
         CancellationToken cancellationToken)
     {
         var outcome = await lifecycle.RedriveAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        return RedriveAnswer(outcome);
+    }
+
+    /// <summary>404 for an unknown instance, 200 when re-driven, 409 (with the reason) when it was not Failed.</summary>
+    internal static ObjectResult RedriveAnswer(RedriveOutcome outcome)
+    {
         if (outcome.Instance is null)
         {
             return new NotFoundObjectResult(new { error = outcome.Message });
@@ -52,6 +58,12 @@ public sealed class InstanceAdmin(InstanceRepository instances, InstanceLifecycl
         var body = new { redriven = outcome.Redriven, message = outcome.Message, instance = View(outcome.Instance) };
         return outcome.Redriven ? new OkObjectResult(body) : new ConflictObjectResult(body);
     }
+
+    internal static object BulkView(BulkRedriveResult r) =>
+        new { r.Instance.InstanceId, r.Instance.OrderId, r.Instance.FailedAt, r.Instance.FailureReason, redriven = r.Redriven, message = r.Message };
+
+    /// <summary>An event-log line as operators read it.</summary>
+    internal static object EventView(InstanceEventEntity e) => new { e.At, e.Kind, e.Activity, e.OrderId, from = e.FromState, to = e.ToState, e.Detail };
 
     /// <summary>
     /// Re-drives every Failed instance, or those that failed in a time range (<c>failedAfter</c>,
@@ -70,25 +82,8 @@ public sealed class InstanceAdmin(InstanceRepository instances, InstanceLifecycl
 
         var error = request.Query["error"].FirstOrDefault();
         var dryRun = string.Equals(request.Query["dryRun"].FirstOrDefault(), "true", StringComparison.OrdinalIgnoreCase);
-        var failed = await instances.FindFailedAsync(after, before, cancellationToken).ConfigureAwait(false);
-        var selected = failed
-            .Where(i => string.IsNullOrEmpty(error) || (i.FailureReason ?? string.Empty).Contains(error, StringComparison.OrdinalIgnoreCase))
-            .OrderBy(i => i.FailedAt)
-            .ToList();
-        var results = new List<object>(selected.Count);
-        foreach (var instance in selected)
-        {
-            if (dryRun)
-            {
-                results.Add(new { instance.InstanceId, instance.OrderId, instance.FailedAt, instance.FailureReason, redriven = false, message = "dry run" });
-                continue;
-            }
-
-            var outcome = await lifecycle.RedriveAsync(instance.InstanceId, cancellationToken).ConfigureAwait(false);
-            results.Add(new { instance.InstanceId, instance.OrderId, instance.FailedAt, instance.FailureReason, redriven = outcome.Redriven, message = outcome.Message });
-        }
-
-        return new OkObjectResult(new { matched = selected.Count, dryRun, results });
+        var results = await lifecycle.RedriveFailedAsync(after, before, error, dryRun, InstanceLifecycle.MasterKeyOperator, cancellationToken).ConfigureAwait(false);
+        return new OkObjectResult(new { matched = results.Count, dryRun, results = results.Select(BulkView) });
     }
 
     private static bool TryTime(HttpRequest request, string name, out DateTimeOffset? value)

@@ -240,7 +240,7 @@ public sealed class InstanceLifecycle(
     }
 
     /// <summary>Operator action: a failed instance goes back to work, its failed work queued again.</summary>
-    public async Task<RedriveOutcome> RedriveAsync(string instanceId, CancellationToken cancellationToken, string actor = "an operator (master key)")
+    public async Task<RedriveOutcome> RedriveAsync(string instanceId, CancellationToken cancellationToken, string actor = MasterKeyOperator)
     {
         for (var attempt = 0; attempt < MaxConflictRetries; attempt++)
         {
@@ -292,6 +292,37 @@ public sealed class InstanceLifecycle(
         }
 
         throw new InvalidOperationException($"Instance {instanceId} kept changing while being re-driven.");
+    }
+
+    /// <summary>How the event log names an operator who used the master-key endpoints.</summary>
+    public const string MasterKeyOperator = "an operator (master key)";
+
+    /// <summary>
+    /// Re-drives the Failed instances that failed in [<paramref name="after"/>, <paramref name="before"/>) and whose
+    /// failure reason contains <paramref name="error"/> (case-insensitive), oldest failure first; a dry run only lists them.
+    /// </summary>
+    public async Task<IReadOnlyList<BulkRedriveResult>> RedriveFailedAsync(
+        DateTimeOffset? after, DateTimeOffset? before, string? error, bool dryRun, string actor, CancellationToken cancellationToken)
+    {
+        var failed = await instances.FindFailedAsync(after, before, cancellationToken).ConfigureAwait(false);
+        var selected = failed
+            .Where(i => string.IsNullOrEmpty(error) || (i.FailureReason ?? string.Empty).Contains(error, StringComparison.OrdinalIgnoreCase))
+            .OrderBy(i => i.FailedAt)
+            .ToList();
+        var results = new List<BulkRedriveResult>(selected.Count);
+        foreach (var instance in selected)
+        {
+            if (dryRun)
+            {
+                results.Add(new BulkRedriveResult(instance, false, "dry run"));
+                continue;
+            }
+
+            var outcome = await RedriveAsync(instance.InstanceId, cancellationToken, actor).ConfigureAwait(false);
+            results.Add(new BulkRedriveResult(instance, outcome.Redriven, outcome.Message));
+        }
+
+        return results;
     }
 
     /// <summary>Puts pending work that has waited too long on the queue again (the outbox's recovery path).</summary>
@@ -450,3 +481,6 @@ public sealed class InstanceLifecycle(
 
 /// <summary>What an operator's re-drive did.</summary>
 public sealed record RedriveOutcome(bool Redriven, InstanceEntity? Instance, string Message);
+
+/// <summary>What a bulk re-drive did to one Failed instance (as it was when selected).</summary>
+public sealed record BulkRedriveResult(InstanceEntity Instance, bool Redriven, string Message);

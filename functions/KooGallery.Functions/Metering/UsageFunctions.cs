@@ -136,7 +136,7 @@ public sealed class UsageParking(UsageStore usage, UsageIntake intake, TimeProvi
     }
 
     /// <summary>Takes a parked batch again; it is unparked when every record was dealt with.</summary>
-    public async Task<UsageIntakeResult?> RedriveAsync(string id, CancellationToken cancellationToken, string actor = "an operator (master key)")
+    public async Task<UsageIntakeResult?> RedriveAsync(string id, CancellationToken cancellationToken, string actor = Instances.InstanceLifecycle.MasterKeyOperator)
     {
         var parked = await usage.ParkedAsync(id, cancellationToken).ConfigureAwait(false);
         if (parked is null)
@@ -212,6 +212,12 @@ public sealed class UsageAdmin(UsageStore usage, UsageParking parking)
         CancellationToken cancellationToken)
     {
         var result = await parking.RedriveAsync(id, cancellationToken).ConfigureAwait(false);
+        return RedriveParkedAnswer(id, result);
+    }
+
+    /// <summary>404 for an unknown batch, 200 when every record was dealt with, 409 (with each record's outcome) when it stays parked.</summary>
+    internal static ObjectResult RedriveParkedAnswer(string id, UsageIntakeResult? result)
+    {
         if (result is null)
         {
             return new NotFoundObjectResult(new { error = $"no parked usage batch {id}" });

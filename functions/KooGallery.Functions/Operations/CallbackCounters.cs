@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using KooGallery.Functions.Configuration;
+using KooGallery.Functions.Metering;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -32,11 +32,9 @@ public sealed class CallbackCounters(TableServiceClient tables, IOptions<Storage
 
     private TableClient Table => tables.GetTableClient(names.Value.OperationsTable);
 
-    public static string HourKey(DateTimeOffset at) => at.UtcDateTime.ToString("yyyyMMddHH", CultureInfo.InvariantCulture);
-
     public void Count(string activity, string resultCode)
     {
-        var hour = HourKey(time.GetUtcNow());
+        var hour = UsageRowEntity.HourKey(time.GetUtcNow());
         var counts = hours.GetOrAdd(hour, _ => new ConcurrentDictionary<string, long>(StringComparer.Ordinal));
         var key = $"{Safe(activity)}|{Safe(resultCode)}";
         if (counts.Count >= MaxKeysPerHour && !counts.ContainsKey(key))
@@ -74,7 +72,7 @@ public sealed class CallbackCounters(TableServiceClient tables, IOptions<Storage
                 }
             }
 
-            var oldest = HourKey(time.GetUtcNow().AddHours(-2));
+            var oldest = UsageRowEntity.HourKey(time.GetUtcNow().AddHours(-2));
             foreach (var hour in hours.Keys.Where(h => string.CompareOrdinal(h, oldest) < 0 && !dirty.ContainsKey(h)).ToList())
             {
                 hours.TryRemove(hour, out _);
@@ -90,7 +88,7 @@ public sealed class CallbackCounters(TableServiceClient tables, IOptions<Storage
     public async Task<IReadOnlyDictionary<string, Dictionary<string, long>>> HoursAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
         var result = new SortedDictionary<string, Dictionary<string, long>>(StringComparer.Ordinal);
-        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {PartitionPrefix + HourKey(from)} and PartitionKey le {PartitionPrefix + HourKey(to)}");
+        var filter = TableClient.CreateQueryFilter($"PartitionKey ge {PartitionPrefix + UsageRowEntity.HourKey(from)} and PartitionKey le {PartitionPrefix + UsageRowEntity.HourKey(to)}");
         await foreach (var row in Table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken).ConfigureAwait(false))
         {
             var hour = row.PartitionKey[PartitionPrefix.Length..];

@@ -1,3 +1,5 @@
+using KooGallery.Functions.Instances;
+using KooGallery.Functions.Metering;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
@@ -79,14 +81,7 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
             return Refused();
         }
 
-        var outcome = await console.RedriveInstanceAsync(instanceId, who, cancellationToken).ConfigureAwait(false);
-        if (outcome.Instance is null)
-        {
-            return new NotFoundObjectResult(new { error = outcome.Message });
-        }
-
-        var body = new { redriven = outcome.Redriven, message = outcome.Message, state = outcome.Instance.State };
-        return outcome.Redriven ? Json(body) : new ConflictObjectResult(body);
+        return InstanceAdmin.RedriveAnswer(await console.RedriveInstanceAsync(instanceId, who, cancellationToken).ConfigureAwait(false));
     }
 
     [Function("ConsoleRedriveAll")]
@@ -94,7 +89,7 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "ops/console/redrive")] HttpRequest request,
         CancellationToken cancellationToken) =>
         access.Authenticate(request) is { } who
-            ? Json(new { results = await console.RedriveAllAsync(who, cancellationToken).ConfigureAwait(false) })
+            ? Json(new { results = (await console.RedriveAllAsync(who, cancellationToken).ConfigureAwait(false)).Select(InstanceAdmin.BulkView) })
             : Refused();
 
     [Function("ConsoleRedriveParkedUsage")]
@@ -108,14 +103,7 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
             return Refused();
         }
 
-        var result = await console.RedriveParkedUsageAsync(id, who, cancellationToken).ConfigureAwait(false);
-        if (result is null)
-        {
-            return new NotFoundObjectResult(new { error = $"no parked usage batch {id}" });
-        }
-
-        var body = new { redriven = result.Complete, error = result.Failure, accepted = result.Count(Metering.UsageRecordOutcome.Accepted) };
-        return result.Complete ? Json(body) : new ConflictObjectResult(body);
+        return UsageAdmin.RedriveParkedAnswer(id, await console.RedriveParkedUsageAsync(id, who, cancellationToken).ConfigureAwait(false));
     }
 
     private static OkObjectResult Json(object value)

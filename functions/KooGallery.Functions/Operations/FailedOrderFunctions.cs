@@ -24,13 +24,6 @@ public sealed class FailedOrderFunctions(FailedOrderLedger ledger, TimeProvider 
         }
 
         var result = await ledger.MonthAsync(month, cancellationToken).ConfigureAwait(false);
-        return new OkObjectResult(new
-        {
-            month = result.Month,
-            threshold = result.Threshold,
-            count = result.Count,
-            overThreshold = result.Count > result.Threshold,
-            orders = result.Orders.Select(o => new { o.OrderId, o.InstanceId, o.Activity, o.ResultCode, o.Reason, o.ElapsedMs, o.IsTest, o.At }),
-        });
+        return new OkObjectResult(result.View());
     }
 }

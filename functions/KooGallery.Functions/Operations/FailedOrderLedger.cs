@@ -90,7 +90,18 @@ public sealed record FailedCallback(
     string OrderId, string? InstanceId, string Activity, string ResultCode, string? Reason, TimeSpan Elapsed, bool IsTest, DateTimeOffset At);
 
 /// <summary>A month's failed orders: <see cref="Count"/> (debug orders excluded) against KooGallery's threshold.</summary>
-public sealed record FailedOrderMonth(string Month, int Threshold, int Count, IReadOnlyList<FailedOrderEntity> Orders);
+public sealed record FailedOrderMonth(string Month, int Threshold, int Count, IReadOnlyList<FailedOrderEntity> Orders)
+{
+    /// <summary>The month as operators read it (the ops endpoint and the console).</summary>
+    public object View() => new
+    {
+        month = Month,
+        threshold = Threshold,
+        count = Count,
+        overThreshold = Count > Threshold,
+        orders = Orders.Select(o => new { o.OrderId, o.InstanceId, o.Activity, o.ResultCode, o.Reason, o.ElapsedMs, o.IsTest, o.At }),
+    };
+}
 
 public sealed class FailedOrderEntity : ITableEntity
 {

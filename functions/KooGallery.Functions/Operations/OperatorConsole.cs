@@ -32,8 +32,9 @@ public sealed class OperatorConsole(
         var calls = callbacks.HoursAsync(now.AddHours(-23), now, cancellationToken);
         await Task.WhenAll(month, states, failed, hours, parked, calls).ConfigureAwait(false);
 
-        var callbackHours = Enumerable.Range(0, 24)
-            .Select(i => CallbackCounters.HourKey(now.AddHours(i - 23)))
+        // The last 24 UTC hours, oldest first: the x-axis of both charts.
+        var hourKeys = Enumerable.Range(0, 24).Select(i => UsageRowEntity.HourKey(now.AddHours(i - 23))).ToList();
+        var callbackHours = hourKeys
             .Select(hour => new
             {
                 hour,
@@ -50,8 +51,7 @@ public sealed class OperatorConsole(
             .Select(c => new { activity = c.Key[0], code = c.Key[1], count = c.Count })
             .ToList();
 
-        var usageHours = Enumerable.Range(0, 24)
-            .Select(i => UsageRowEntity.HourKey(now.AddHours(i - 23)))
+        var usageHours = hourKeys
             .Select(hour =>
             {
                 var counts = hours.Result.GetValueOrDefault(hour) ?? [];
@@ -68,14 +68,7 @@ public sealed class OperatorConsole(
         {
             generatedAt = now,
             callbacks = new { byActivity, hours = callbackHours, total = byActivity.Sum(c => c.count) },
-            failedOrders = new
-            {
-                month = month.Result.Month,
-                threshold = month.Result.Threshold,
-                count = month.Result.Count,
-                overThreshold = month.Result.Count > month.Result.Threshold,
-                orders = month.Result.Orders.Select(o => new { o.OrderId, o.InstanceId, o.Activity, o.ResultCode, o.Reason, o.ElapsedMs, o.IsTest, o.At }),
-            },
+            failedOrders = month.Result.View(),
             instances = states.Result.Select(s => new { state = s.Key, production = s.Value.Production, debug = s.Value.Debug }),
             failedInstances = failed.Result.OrderByDescending(i => i.FailedAt).Take(50)
                 .Select(i => new { i.InstanceId, i.OrderId, i.FailedWork, i.FailureReason, i.FailedAt, i.IsTest }),
@@ -127,22 +120,12 @@ public sealed class OperatorConsole(
         lifecycle.RedriveAsync(instanceId, cancellationToken, by.Name);
 
     /// <summary>Re-drives every Failed instance; the answer says what happened to each.</summary>
-    public async Task<IReadOnlyList<object>> RedriveAllAsync(OperatorIdentity by, CancellationToken cancellationToken)
-    {
-        var failed = await instances.FindFailedAsync(null, null, cancellationToken).ConfigureAwait(false);
-        var results = new List<object>(failed.Count);
-        foreach (var instance in failed.OrderBy(i => i.FailedAt))
-        {
-            var outcome = await lifecycle.RedriveAsync(instance.InstanceId, cancellationToken, by.Name).ConfigureAwait(false);
-            results.Add(new { instance.InstanceId, instance.OrderId, redriven = outcome.Redriven, message = outcome.Message });
-        }
-
-        return results;
-    }
+    public Task<IReadOnlyList<BulkRedriveResult>> RedriveAllAsync(OperatorIdentity by, CancellationToken cancellationToken) =>
+        lifecycle.RedriveFailedAsync(null, null, null, dryRun: false, by.Name, cancellationToken);
 
     public Task<UsageIntakeResult?> RedriveParkedUsageAsync(string id, OperatorIdentity by, CancellationToken cancellationToken) =>
         parking.RedriveAsync(id, cancellationToken, by.Name);
 
     private static IEnumerable<object> Timeline(IEnumerable<InstanceEventEntity> events) =>
-        events.OrderBy(e => e.At).Select(e => new { e.At, e.Kind, e.Activity, e.OrderId, from = e.FromState, to = e.ToState, e.Detail });
+        events.OrderBy(e => e.At).Select(InstanceAdmin.EventView);
 }
