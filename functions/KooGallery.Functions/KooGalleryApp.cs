@@ -97,18 +97,6 @@ public static class KooGalleryApp
         return services;
     }
 
-    private static IServiceCollection AddMetering(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<MeteringOptions>().Bind(configuration.GetSection(MeteringOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MeteringOptions>, MeteringOptionsValidator>();
-        services.AddSingleton<UsageStore>();
-        services.AddSingleton<UsageIntake>();
-        services.AddSingleton<UsagePushJob>();
-        services.AddSingleton<UsageParking>();
-        services.AddSingleton<Retention>();
-        return services;
-    }
-
     private static IServiceCollection AddInstances(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<LifecycleOptions>().Bind(configuration.GetSection(LifecycleOptions.Section)).ValidateOnStart();

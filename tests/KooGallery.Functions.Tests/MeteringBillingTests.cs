@@ -78,7 +78,7 @@ public class MeteringBillingTests
     }
 
     [Fact]
-    public async Task Identical_records_in_different_positions_are_two_records_and_a_resent_batch_counts_nothing()
+    public async Task Without_record_ids_equal_content_is_one_record_in_one_batch_or_two()
     {
         var (market, id, hour) = await StartAsync();
         await using var _ = market;
@@ -87,9 +87,9 @@ public class MeteringBillingTests
         var (_, first) = await PostAsync(market.App, batch);
         var (_, second) = await PostAsync(market.App, batch);
 
-        Assert.Equal(["accepted", "accepted"], Statuses(first));
+        Assert.Equal(["accepted", "duplicate"], Statuses(first));
         Assert.Equal(["duplicate", "duplicate"], Statuses(second));
-        Assert.Equal(2m, await CountedAsync(market.App, id));
+        Assert.Equal(1m, await CountedAsync(market.App, id));
     }
 
     [Fact]
@@ -268,10 +268,10 @@ public class MeteringBillingTests
         var first = await sweeper.SweepAsync(CancellationToken.None);
         Assert.Equal((30, 0), (first.Instances, first.Requeued)); // each looked at once, then forgotten
 
-        // The next run confirms the pushed hours are finished (one ledger row each, nothing else) and closes them.
+        // The next run confirms the pushed hours are finished (its ledger row and its run row each, nothing else) and closes them.
         market.App.Clock.Advance(TimeSpan.FromHours(2));
         var closing = await job.RunAsync(CancellationToken.None);
-        Assert.Equal((0, 20), (closing.Pushed, closing.EntitiesRead));
+        Assert.Equal((0, 40), (closing.Pushed, closing.EntitiesRead));
 
         var idlePush = await job.RunAsync(CancellationToken.None);
         var idleSweep = await sweeper.SweepAsync(CancellationToken.None);

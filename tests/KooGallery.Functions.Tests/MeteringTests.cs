@@ -187,7 +187,7 @@ public class MeteringTests
     }
 
     [Fact]
-    public async Task When_koogallery_fails_rows_stay_pending_with_the_reason_and_go_out_next_run()
+    public async Task When_koogallery_fails_rows_stay_sealed_untouched_and_go_out_unchanged_next_run()
     {
         await using var market = await LocalMarketplace.StartAsync(s => s["Metering:UnsentAlertAge"] = "00:30:00");
         var store = Store(market.App);
@@ -198,14 +198,16 @@ public class MeteringTests
 
         Assert.Equal((0, 6, 6), (failed.Pushed, failed.LeftPending, failed.UnsentPastAlertAge));
         var rows = await store.ListAsync("seed-0", CancellationToken.None);
-        Assert.All(rows, r => Assert.Equal(UsageStatus.Pending, r.Status));
-        Assert.All(rows, r => Assert.Contains("503", r.LastError, StringComparison.Ordinal));
+        Assert.All(rows, r => Assert.Equal((UsageStatus.Offered, null), (r.Status, r.LastError)));
         Assert.Empty(market.OpenApi.UsagePushes);
+        var runs = await store.HourRunsAsync(market.App.Clock.GetUtcNow().AddHours(-6), market.App.Clock.GetUtcNow(), CancellationToken.None);
+        Assert.All(runs, r => Assert.Contains("503", r.LastError, StringComparison.Ordinal));
 
         var next = await Job(market.App).RunAsync(CancellationToken.None);
 
         Assert.Equal((6, 0), (next.Pushed, next.UnsentPastAlertAge));
         Assert.Equal(6, Assert.Single(market.OpenApi.UsagePushes).Records.Count);
+        Assert.Equal(rows.Select(r => r.MeteringSn).Order(), market.OpenApi.UsagePushes[0].Records.Where(r => r["instance_id"]!.GetValue<string>() == "seed-0").Select(r => r["metering_sn"]!.GetValue<string>()).Order());
     }
 
     [Fact]
@@ -230,7 +232,7 @@ public class MeteringTests
         await SeedAsync(store, market.App.Clock.GetUtcNow().AddHours(-3), instances: 1, hours: 1);
         var row = Assert.Single(await store.ListAsync("seed-0", CancellationToken.None));
         var hour = Assert.Single(await store.OpenHoursAsync(market.App.Clock.GetUtcNow(), CancellationToken.None));
-        Assert.True(await store.TryLeaseHourAsync(hour, "crashed-run", market.App.Clock.GetUtcNow().AddMinutes(10), CancellationToken.None));
+        Assert.NotNull(await store.TryLeaseHourAsync(hour.RowKey, "crashed-run", market.App.Clock.GetUtcNow().AddMinutes(10), CancellationToken.None));
 
         var held = await Job(market.App).RunAsync(CancellationToken.None);
         Assert.Equal((0, 1), (held.Pushed, held.HoursHeldByOtherRuns));
@@ -238,27 +240,6 @@ public class MeteringTests
         Assert.Equal(1, (await Job(market.App).RunAsync(CancellationToken.None)).Pushed);
 
         Assert.Equal(row.MeteringSn, Assert.Single(Assert.Single(market.OpenApi.UsagePushes).Records)["metering_sn"]!.GetValue<string>());
-    }
-
-    [Fact]
-    public async Task A_late_record_that_lands_between_the_read_and_the_mark_is_split_off_and_sent_next_run()
-    {
-        var (market, id, hour) = await StartWithInstanceAsync();
-        await using var _ = market;
-        await PostAsync(market.App, Record(id, hour, 2, "early"));
-        var store = Store(market.App);
-        var read = Assert.Single(await store.ListAsync(id, CancellationToken.None));
-
-        // The push read the row (value 2) and pushed it; a late record lands before the push marks it.
-        await PostAsync(market.App, Record(id, hour.AddMinutes(30), 3, "late"));
-        var final = await store.MarkSentAsync([read], "92020000", "success", CancellationToken.None);
-
-        Assert.Single(final);
-        var rows = (await store.ListAsync(id, CancellationToken.None)).OrderBy(r => r.Sequence).ToList();
-        Assert.Equal([("2", UsageStatus.Sent), ("3", UsageStatus.Pending)], rows.Select(r => (r.UsageValue, r.Status)));
-        Assert.NotEqual(rows[0].MeteringSn, rows[1].MeteringSn);
-        Assert.Equal(1, (await Job(market.App).RunAsync(CancellationToken.None)).Pushed);
-        Assert.Equal("3", Assert.Single(Assert.Single(market.OpenApi.UsagePushes).Records)["usage_value"]!.GetValue<string>());
     }
 
     [Fact]

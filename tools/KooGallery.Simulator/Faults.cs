@@ -17,6 +17,12 @@ public abstract record Fault
     /// <summary>Abort the connection without an answer.</summary>
     public sealed record DropConnection : Fault;
 
+    /// <summary>
+    /// Do the work (a usage push is recorded), then abort the connection before answering: the caller cannot
+    /// tell this from a push that never arrived, as after a timeout on a slow answer.
+    /// </summary>
+    public sealed record RecordThenDrop : Fault;
+
     /// <summary>Answer HTTP 200 with a body that is not a KooGallery answer (truncated JSON, an HTML error page …).</summary>
     public sealed record Malformed(string Body = "{\"resultCode\":\"9202") : Fault;
 

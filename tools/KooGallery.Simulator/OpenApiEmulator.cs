@@ -66,6 +66,24 @@ public sealed class OpenApiEmulator : LoopbackServer
 
     public IReadOnlyList<RecordedUsagePush> UsagePushes => pushes.ToArray();
 
+    /// <summary>Runs after a usage push is recorded and before it is answered: what happens while a push is in flight.</summary>
+    public Func<Task>? WhileUsagePushInFlight { get; set; }
+
+    /// <summary>
+    /// What KooGallery bills: for each <c>metering_sn</c>, the first record it received under it (it ignores
+    /// later ones as repeats, whatever their value).
+    /// </summary>
+    public IReadOnlyDictionary<string, JsonObject> KeptUsage()
+    {
+        var kept = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        foreach (var record in UsagePushes.SelectMany(p => p.Records))
+        {
+            kept.TryAdd(record["metering_sn"]!.GetValue<string>(), record);
+        }
+
+        return kept;
+    }
+
     /// <summary>Instances whose usage KooGallery refuses: a push holding any of their records is answered 92020002 as a whole.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, bool> RefusedUsageInstances { get; } = new(StringComparer.Ordinal);
 
@@ -147,6 +165,7 @@ public sealed class OpenApiEmulator : LoopbackServer
             return;
         }
 
+        context.Items[typeof(Fault)] = fault;
         var uri = new Uri($"{context.Request.Scheme}://{context.Request.Host}{context.Request.Path}{context.Request.QueryString}");
         var headers = context.Request.Headers.Select(h => new KeyValuePair<string, string>(h.Key, h.Value.ToString()));
         var verification = ApigSigner.Verify(
@@ -221,6 +240,17 @@ public sealed class OpenApiEmulator : LoopbackServer
         }
 
         pushes.Enqueue(new RecordedUsagePush(options.Time.GetUtcNow(), text, records.Select(r => r!.AsObject()).ToList()));
+        if (WhileUsagePushInFlight is { } inFlight)
+        {
+            await inFlight().ConfigureAwait(false);
+        }
+
+        if (context.Items[typeof(Fault)] is Fault.RecordThenDrop)
+        {
+            context.Abort();
+            return;
+        }
+
         await Answer(context, "92020000", "success").ConfigureAwait(false);
     }
 
@@ -326,6 +356,7 @@ public sealed class OpenApiEmulator : LoopbackServer
             "TooManyRequests" => new Fault.TooManyRequests(RetryAfterSeconds),
             "Slow" => new Fault.Slow(TimeSpan.FromMilliseconds(DelayMs)),
             "DropConnection" => new Fault.DropConnection(),
+            "RecordThenDrop" => new Fault.RecordThenDrop(),
             "BusinessError" => new Fault.BusinessError(ResultCode ?? "92020002"),
             "Malformed" => Body is null ? new Fault.Malformed() : new Fault.Malformed(Body),
             _ => null,

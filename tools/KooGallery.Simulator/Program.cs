@@ -100,7 +100,7 @@ internal static class Cli
                      /_emulator/orders, else a synthesised monthly order), usage push (recorded, see
                      GET /_emulator/usage). Verifies the APIG AK/SK signature and the usage-push signature.
                        --urls http://127.0.0.1:8090   --ak AK   --sk SK   --key KEY (repeatable)   --strict   --verbose
-                     Faults: POST /_emulator/faults {"kind":"ServerError|TooManyRequests|Slow|DropConnection|BusinessError","times":2}
+                     Faults: POST /_emulator/faults {"kind":"ServerError|TooManyRequests|Slow|DropConnection|RecordThenDrop|BusinessError|Malformed","times":2}
         tenant-api   A fake merchant tenant API for Provisioning__Mode=Webhook; checks X-KooGallery-Signature.
                        --urls http://127.0.0.1:8091   --secret SECRET   --verbose
         idp          A OneAccess-style identity provider for joint-operation sign-on: authorize page with a test

@@ -34,6 +34,19 @@ public sealed class MeteringOptions
     /// </summary>
     public TimeSpan MaxRecordAge { get; set; } = TimeSpan.FromDays(7);
 
+    /// <summary>
+    /// KooGallery result codes that may refuse a usage push for something in it rather than for the request
+    /// (see docs/protocol.md, "Usage push answers"): such a batch is halved until the refused rows stand alone.
+    /// Every other refusal — gateway and signature errors, throttling, KooGallery's internal error, unknown codes
+    /// — is about the request, and leaves the rows untouched for the next run. Empty means the default,
+    /// <c>92020002</c> (invalid parameter).
+    /// </summary>
+    public List<string> RowLevelResultCodes { get; set; } = [];
+
+    /// <summary>The codes in force: <see cref="RowLevelResultCodes"/>, or <c>92020002</c> when none are set.</summary>
+    public IReadOnlyCollection<string> EffectiveRowLevelResultCodes =>
+        RowLevelResultCodes.Where(c => !string.IsNullOrWhiteSpace(c)).ToHashSet(StringComparer.Ordinal) is { Count: > 0 } codes ? codes : new HashSet<string>(StringComparer.Ordinal) { "92020002" };
+
     /// <summary>How long sent, rejected and debug usage rows and their record-id markers are kept (at least 35 days).</summary>
     public TimeSpan SentRetention { get; set; } = TimeSpan.FromDays(35);
 }

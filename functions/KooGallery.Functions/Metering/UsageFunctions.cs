@@ -1,3 +1,4 @@
+using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using KooGallery.Functions.Configuration;
 using KooGallery.Functions.Http;
@@ -90,27 +91,47 @@ public sealed class QueuedUsageIntake(UsageIntake intake, UsageParking parking)
     }
 }
 
-/// <summary>Usage messages the queue gave up on: tried once more, then parked with the reason and alerted.</summary>
-public sealed class ParkPoisonedUsage(UsageIntake intake, UsageParking parking)
+/// <summary>
+/// Usage messages the queue gave up on: tried once more, then parked with the reason and alerted. When even the
+/// parking write fails (storage still down), the message is put back on this queue, hidden for a while, rather
+/// than thrown: thrown, it would end after <c>maxDequeueCount</c> tries in a <c>…-poison-poison</c> queue
+/// nothing reads. It is deleted from here only once its copy is queued.
+/// </summary>
+public sealed class ParkPoisonedUsage(UsageIntake intake, UsageParking parking, QueueServiceClient queues, IOptions<StorageOptions> names, ILogger<ParkPoisonedUsage> logger)
 {
+    /// <summary>How long a batch that could not even be parked waits before it is tried again.</summary>
+    public static readonly TimeSpan RetryDelay = TimeSpan.FromMinutes(5);
+
     [Function(nameof(ParkPoisonedUsage))]
     public async Task Run([QueueTrigger("%" + StorageOptions.UsageQueueSetting + "%-poison")] QueueMessage message, CancellationToken cancellationToken)
     {
         var text = QueueMessageBody.JsonText(message.Body);
-        var records = UsageBatchInput.TryParse(System.Text.Encoding.UTF8.GetBytes(text), out var error);
-        var reason = records is null ? $"not a usage batch: {error}" : null;
-        if (records is not null)
+        try
         {
-            var result = await intake.AcceptAsync(records, cancellationToken).ConfigureAwait(false);
-            if (result.Complete)
+            var records = UsageBatchInput.TryParse(System.Text.Encoding.UTF8.GetBytes(text), out var error);
+            var reason = records is null ? $"not a usage batch: {error}" : null;
+            if (records is not null)
             {
-                return; // storage is back: counted now
+                var result = await intake.AcceptAsync(records, cancellationToken).ConfigureAwait(false);
+                if (result.Complete)
+                {
+                    return; // storage is back: counted now
+                }
+
+                reason = $"failed {message.DequeueCount} deliveries; last: {result.Failure}";
             }
 
-            reason = $"failed {message.DequeueCount} deliveries; last: {result.Failure}";
+            await parking.ParkAsync(message.MessageId, text, reason!, message.DequeueCount, cancellationToken).ConfigureAwait(false);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Not even parked: queue a copy to try again later (a failure here throws, and the host retries this one).
+            var poison = queues.GetQueueClient(names.Value.UsageQueue + "-poison");
+            await poison.SendMessageAsync(BinaryData.FromString(text), RetryDelay, cancellationToken: cancellationToken).ConfigureAwait(false);
 
-        await parking.ParkAsync(message.MessageId, text, reason!, message.DequeueCount, cancellationToken).ConfigureAwait(false);
+            // The parked-usage alert keys on this line too.
+            logger.LogError("PARKED USAGE: usage message {MessageId} could not be parked ({Error}); queued again on the poison queue to be tried in {Minutes} min.", message.MessageId, ex.Message, RetryDelay.TotalMinutes);
+        }
     }
 }
 
@@ -168,8 +189,8 @@ public sealed class UsagePush(UsagePushJob job)
     public Task Run([TimerTrigger("%" + MeteringOptions.ScheduleSetting + "%")] TimerInfo timer, CancellationToken cancellationToken) => job.RunAsync(cancellationToken);
 }
 
-/// <summary>Operators: an instance's usage rows with KooGallery's answers; parked batches, listed and re-driven.</summary>
-public sealed class UsageAdmin(UsageStore usage, UsageParking parking)
+/// <summary>Operators: an instance's usage rows with KooGallery's answers; parked batches and refused rows, listed and re-driven.</summary>
+public sealed class UsageAdmin(UsageStore usage, UsageParking parking, RejectedUsageRedrive redrive)
 {
     [Function(nameof(UsageAdmin))]
     public async Task<IActionResult> Run(
@@ -193,6 +214,9 @@ public sealed class UsageAdmin(UsageStore usage, UsageParking parking)
             r.KooGalleryResultCode,
             r.KooGalleryResultMsg,
             r.SentAt,
+            r.OfferedAt,
+            r.RedrivenBy,
+            r.RedrivenAt,
         }));
     }
 
@@ -215,6 +239,25 @@ public sealed class UsageAdmin(UsageStore usage, UsageParking parking)
         return RedriveParkedAnswer(id, result);
     }
 
+    [Function("UsageAdminRejected")]
+    public async Task<IActionResult> Rejected(
+        [HttpTrigger(AuthorizationLevel.Admin, "get", Route = "ops/usage/rejected")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        new OkObjectResult((await usage.RejectedAsync(cancellationToken).ConfigureAwait(false)).Select(RejectedView));
+
+    /// <summary>
+    /// Re-drives usage rows KooGallery refused: all of them, or one instance's (<c>?instanceId=</c>), or one row
+    /// (<c>?id=</c> from the list). Each goes out again as it was sealed, under its <c>metering_sn</c>.
+    /// </summary>
+    [Function("UsageAdminRedriveRejected")]
+    public async Task<IActionResult> RedriveRejected(
+        [HttpTrigger(AuthorizationLevel.Admin, "post", Route = "ops/usage/rejected/redrive")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        new OkObjectResult(await redrive.RedriveAsync(request.Query["instanceId"].FirstOrDefault(), request.Query["id"].FirstOrDefault(), Instances.InstanceLifecycle.MasterKeyOperator, cancellationToken).ConfigureAwait(false));
+
+    internal static object RejectedView(UsageRejectedEntity r) =>
+        new { id = r.RowKey, r.InstanceId, r.PeriodStart, r.RelatePackageInstance, r.UsageValue, r.MeteringSn, r.ResultCode, r.ResultMsg, r.RejectedAt };
+
     /// <summary>404 for an unknown batch, 200 when every record was dealt with, 409 (with each record's outcome) when it stays parked.</summary>
     internal static ObjectResult RedriveParkedAnswer(string id, UsageIntakeResult? result)
     {
@@ -233,5 +276,42 @@ public sealed class UsageAdmin(UsageStore usage, UsageParking parking)
             results = result.Outcomes,
         };
         return result.Complete ? new OkObjectResult(body) : new ConflictObjectResult(body);
+    }
+}
+
+/// <summary>What an operator's re-drive of refused usage did.</summary>
+public sealed record RejectedRedriveResult(int Redriven, int Gone, IReadOnlyList<string> Failures);
+
+/// <summary>Puts usage rows KooGallery refused back in the push's way, recorded with the operator; goes on past a failing row and reports it.</summary>
+public sealed class RejectedUsageRedrive(UsageStore usage, ILogger<RejectedUsageRedrive> logger)
+{
+    public async Task<RejectedRedriveResult> RedriveAsync(string? instanceId, string? id, string actor, CancellationToken cancellationToken)
+    {
+        var rejected = (await usage.RejectedAsync(cancellationToken).ConfigureAwait(false))
+            .Where(r => (instanceId is null || r.InstanceId == instanceId) && (id is null || r.RowKey == id))
+            .ToList();
+        int redriven = 0, gone = 0;
+        var failures = new List<string>();
+        foreach (var row in rejected)
+        {
+            try
+            {
+                if (await usage.RedriveRejectedAsync(row, actor, cancellationToken).ConfigureAwait(false) is null)
+                {
+                    gone++;
+                    continue;
+                }
+
+                redriven++;
+                logger.LogWarning("Refused usage of instance {InstanceId} for {PeriodStart:O} (metering_sn {MeteringSn}, value {UsageValue}) re-driven by {Operator}; it goes out on the next push run.", row.InstanceId, row.PeriodStart, row.MeteringSn, row.UsageValue, actor);
+            }
+            catch (Exception ex) when (ex is Azure.RequestFailedException or InvalidOperationException)
+            {
+                failures.Add($"{row.RowKey}: {ex.GetType().Name}: {ex.Message}");
+                logger.LogError("Re-drive of refused usage {Id} by {Operator} failed: {Error}", row.RowKey, actor, ex.Message);
+            }
+        }
+
+        return new RejectedRedriveResult(redriven, gone, failures);
     }
 }

@@ -15,8 +15,8 @@ public sealed record UsageIntakeResult(IReadOnlyList<UsageRecordOutcome> Outcome
 /// Takes usage records from the merchant's SaaS: checks each one on its own (a bad record never costs the
 /// good ones of its batch), then adds the accepted usage of each instance, period and package to its row —
 /// up to 99 records in one transaction with their record-id markers. A record is counted exactly once:
-/// every record has an id (its own, or one derived from its content and position), and a write is all or
-/// nothing, so when storage fails part-way the result says exactly which records were counted.
+/// every record has an id (its own, or one derived from its content), and a write is all or nothing, so when
+/// storage fails part-way the result says exactly which records were counted.
 /// </summary>
 public sealed class UsageIntake(
     UsageStore usage,
@@ -26,6 +26,9 @@ public sealed class UsageIntake(
     TimeProvider time,
     ILogger<UsageIntake> logger)
 {
+    /// <summary>How far ahead of this app's clock a record's times may be (the sender's clock may run ahead).</summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
+
     private static readonly HashSet<string> PayPerUse = new(StringComparer.Ordinal) { "ON_DEMAND", "ON_DEMAND_PKG" };
 
     public async Task<UsageIntakeResult> AcceptAsync(IReadOnlyList<UsageRecordInput> records, CancellationToken cancellationToken)
@@ -134,9 +137,14 @@ public sealed class UsageIntake(
         }
 
         var now = time.GetUtcNow();
-        if (begin > now.AddMinutes(5))
+        if (begin > now + ClockSkew)
         {
             return ("beginTime is in the future.", null);
+        }
+
+        if (end > now + ClockSkew)
+        {
+            return ("endTime is in the future: report usage once it has happened.", null);
         }
 
         if (begin < now - settings.MaxRecordAge)

@@ -24,8 +24,11 @@ public sealed record UsageRecordInput(
     public const int MaxRecordIdLength = 128;
 
     /// <summary>
-    /// The record's id: the one it brought, or one derived from its content and its position in the batch,
-    /// so a batch sent again — after a timeout, a 503, a crash — is counted once either way.
+    /// The record's id: the one it brought, or one derived from its content alone (instance, package, times and
+    /// value) — never from its position — so any resend a client can make (the whole batch, a subset, in another
+    /// order) gives each record the id it had. Without a <c>recordId</c>, equal content is the same record: two
+    /// equal records, in one batch or in two, count once. A client that means two equal amounts for the same
+    /// interval sends record ids.
     /// </summary>
     public string EffectiveRecordId => RecordId ?? DerivedId();
 
@@ -34,7 +37,7 @@ public sealed record UsageRecordInput(
         var content = string.Join('\n',
             InstanceId, PackageInstanceId ?? "-", BeginTime?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
             EndTime?.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
-            UsageValues.TryParse(UsageValue, out var v) ? UsageValues.Format(v) : UsageValue, Index.ToString(CultureInfo.InvariantCulture));
+            UsageValues.TryParse(UsageValue, out var v) ? UsageValues.Format(v) : UsageValue);
         return "auto:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(content)).AsSpan(0, 20));
     }
 
@@ -96,6 +99,12 @@ public sealed record UsageRecordInput(
         var begin = Time("beginTime");
         var end = Time("endTime");
         var recordId = Text("recordId", MaxRecordIdLength);
+        if (recordId is not null && string.IsNullOrWhiteSpace(recordId))
+        {
+            // An empty id would make every later record with one a duplicate of the first.
+            problem ??= "recordId must not be empty: send a unique id, or leave the field out to let the record's content identify it.";
+        }
+
         var package = Text("packageInstanceId", 64);
         return new UsageRecordInput(index, instanceId, usageValue, begin, end, recordId, package, problem);
     }

@@ -11,10 +11,13 @@ namespace KooGallery.Functions.Metering;
 public sealed record UsageAddition(string RecordId, decimal Value);
 
 /// <summary>
-/// Usage rows in Table Storage (see <see cref="UsageRowEntity"/>): a row and the record-id markers of the
-/// records it counts are written in one transaction, so a record is either counted once with its id
-/// remembered, or not at all. The hour ledger (<see cref="UsageHourEntity"/>) tells the push job which hour
-/// partitions to read.
+/// Usage rows in Table Storage (see <see cref="UsageRowEntity"/>) and the schedule rows that find them. The
+/// rule that keeps every unit: a row's value grows only while it is <see cref="UsageStatus.Pending"/>; a push
+/// seals it (<see cref="UsageStatus.Offered"/>) in the same ETag-checked write that takes it, before KooGallery
+/// sees it, and from then on it is sent only as it is, under the same <c>metering_sn</c>, until KooGallery
+/// accepts or refuses it. A record and its id marker are one transaction, so a record is counted once or not at
+/// all; the hour ledger (<see cref="UsageHourEntity"/>) is marked around every row creation, so the push
+/// never closes an hour that still holds a row to send.
 /// </summary>
 public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOptions> names, TimeProvider time)
 {
@@ -22,9 +25,9 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     public const int MaxRecordsPerWrite = 99;
 
     /// <summary>
-    /// An hour is closed only when its last row was opened longer ago than this: an intake that marked the
-    /// hour open before the push read the ledger has committed its row by then (storage calls are bounded to
-    /// seconds), so closing cannot miss it.
+    /// An hour is closed only when intake last marked it longer ago than this. Intake marks the hour before and
+    /// after creating a row, so a close can only miss a row whose creation outlived this margin and whose writer
+    /// died before its second mark; storage calls are bounded to seconds, so this margin is ample.
     /// </summary>
     public static readonly TimeSpan SettleTime = TimeSpan.FromMinutes(2);
 
@@ -39,7 +42,8 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     /// <summary>
     /// Adds records of one instance, period and package to the open row, or opens the next one, with their
     /// markers, in one transaction. Returns the record ids that were already counted (duplicates); the others
-    /// are counted now. Debug instances' rows are kept as <see cref="UsageStatus.Debug"/>, never sent.
+    /// are counted now. A sealed row is never added to. Debug instances' rows are kept as
+    /// <see cref="UsageStatus.Debug"/>, never sent.
     /// </summary>
     public async Task<IReadOnlySet<string>> AddAsync(
         string instanceId, DateTimeOffset periodStart, DateTimeOffset periodEnd, string? package, bool debug,
@@ -59,7 +63,8 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             var sum = remaining.Sum(r => r.Value);
             var actions = new List<TableTransactionAction>(remaining.Count + 1);
             UsageRowEntity row;
-            if (latest is { Status: UsageStatus.Pending or UsageStatus.Debug })
+            var created = false;
+            if (latest is not null && !UsageStatus.IsSealed(latest.Status))
             {
                 row = latest;
                 row.UsageValue = UsageValues.Format(row.Value + sum);
@@ -68,7 +73,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             }
             else
             {
-                // No row yet, or the open one is being sent or was sent: a late record opens the next sequence.
+                // No row yet, or the latest one is sealed (offered, sent or refused): this opens the next sequence.
                 var sequence = latest is null ? 0 : latest.Sequence + 1;
                 row = new UsageRowEntity
                 {
@@ -85,11 +90,8 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
                     Status = debug ? UsageStatus.Debug : UsageStatus.Pending,
                     CreatedAt = time.GetUtcNow(),
                 };
-                if (!debug)
-                {
-                    await OpenHourAsync(periodEnd, cancellationToken).ConfigureAwait(false);
-                }
-
+                await MarkHourAsync(periodEnd, debug, cancellationToken).ConfigureAwait(false);
+                created = true;
                 actions.Add(new TableTransactionAction(TableTransactionActionType.Add, row));
             }
 
@@ -104,6 +106,14 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             try
             {
                 await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+                if (!debug && (created || duplicates.Count > 0))
+                {
+                    // Marked again after the row exists: a push that read this hour's rows before the row was
+                    // there now fails to close the hour (its ETag is stale) or sees it reopened. A resend (some
+                    // records duplicate) marks it too, in case the first attempt died between its row and this mark.
+                    await MarkHourAsync(periodEnd, debug, cancellationToken).ConfigureAwait(false);
+                }
+
                 return duplicates;
             }
             catch (TableTransactionFailedException ex) when (ex.Status == 409 && ex.FailedTransactionActionIndex is > 0 and var index)
@@ -115,31 +125,72 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             }
             catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412)
             {
-                // Another record changed or opened the row first: read again and add on top.
+                // Another record changed or opened the row first, or a push sealed it: read again.
                 await Task.Delay(Random.Shared.Next(1, 10 + (10 * attempt)), cancellationToken).ConfigureAwait(false);
             }
         }
 
         if (remaining.Count == 0)
         {
+            if (!debug)
+            {
+                await MarkHourAsync(periodEnd, debug, cancellationToken).ConfigureAwait(false);
+            }
+
             return duplicates;
         }
 
         throw new InvalidOperationException($"Usage of instance {instanceId} for {periodStart:O} kept changing under concurrent writers.");
     }
 
-    /// <summary>Marks an hour as holding rows to push; written before such a row is created.</summary>
-    public Task OpenHourAsync(DateTimeOffset periodEnd, CancellationToken cancellationToken) =>
-        Schedule.UpsertEntityAsync(
-            new UsageHourEntity { RowKey = UsageRowEntity.HourKey(periodEnd), Open = true, OpenedAt = time.GetUtcNow() },
-            TableUpdateMode.Merge,
-            cancellationToken);
+    /// <summary>
+    /// Marks an hour as holding rows to push (an unconditional merge: it never waits on a push, and changes the
+    /// ETag a push's close is conditioned on). Debug-only usage gets a closed ledger row instead, if the hour has
+    /// none, so that retention finds the hour.
+    /// </summary>
+    public async Task MarkHourAsync(DateTimeOffset periodEnd, bool debug, CancellationToken cancellationToken)
+    {
+        if (!debug)
+        {
+            await Schedule.UpsertEntityAsync(
+                new UsageHourEntity { RowKey = UsageRowEntity.HourKey(periodEnd), Open = true, OpenedAt = time.GetUtcNow() },
+                TableUpdateMode.Merge,
+                cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await Schedule.AddEntityAsync(new UsageHourEntity { RowKey = UsageRowEntity.HourKey(periodEnd), Open = false }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409)
+        {
+            // The hour is known already.
+        }
+    }
+
+    /// <summary>Marks an hour as holding rows to push (tests and the benchmark seed rows this way).</summary>
+    public Task OpenHourAsync(DateTimeOffset periodEnd, CancellationToken cancellationToken) => MarkHourAsync(periodEnd, debug: false, cancellationToken);
 
     /// <summary>Open hours up to <paramref name="upTo"/>'s hour: the only partitions a push run reads.</summary>
     public async Task<IReadOnlyList<UsageHourEntity>> OpenHoursAsync(DateTimeOffset upTo, CancellationToken cancellationToken)
     {
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {UsageHourEntity.Partition} and RowKey le {UsageRowEntity.HourKey(upTo)} and Open eq {true}");
         return await Schedule.QueryAsync<UsageHourEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Ledger rows of the hours in [<paramref name="from"/>, <paramref name="to"/>]: one bounded range read.</summary>
+    public async Task<IReadOnlyList<UsageHourEntity>> HoursAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {UsageHourEntity.Partition} and RowKey ge {UsageRowEntity.HourKey(from)} and RowKey le {UsageRowEntity.HourKey(to)}");
+        return await Schedule.QueryAsync<UsageHourEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The push runs' figures for the hours in [<paramref name="from"/>, <paramref name="to"/>]: one bounded range read.</summary>
+    public async Task<IReadOnlyList<UsageHourRunEntity>> HourRunsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {UsageHourRunEntity.Partition} and RowKey ge {UsageRowEntity.HourKey(from)} and RowKey le {UsageRowEntity.HourKey(to)}");
+        return await Schedule.QueryAsync<UsageHourRunEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Hours older than <paramref name="before"/>'s hour, for retention.</summary>
@@ -150,79 +201,131 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     }
 
     /// <summary>
-    /// Takes an hour for one push run (ETag on the ledger row). False when another run holds an unexpired
-    /// lease on it; an intake opening a row meanwhile only makes this read again.
+    /// Takes an hour for one push run: the hour's run row, created or replaced under its ETag. Null when another
+    /// run holds an unexpired lease. Only push runs write this row, so intake never makes a lease fail.
     /// </summary>
-    public async Task<bool> TryLeaseHourAsync(UsageHourEntity hour, string owner, DateTimeOffset until, CancellationToken cancellationToken)
+    public async Task<UsageHourRunEntity?> TryLeaseHourAsync(string hourKey, string owner, DateTimeOffset until, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 5; attempt++)
+        for (var attempt = 0; attempt < 3; attempt++)
         {
-            if (hour.LeaseOwner is not null && hour.LeaseOwner != owner && hour.LeaseUntil > time.GetUtcNow())
+            var found = await Schedule.GetEntityIfExistsAsync<UsageHourRunEntity>(UsageHourRunEntity.Partition, hourKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var run = found.HasValue && found.Value is { } existing ? existing : new UsageHourRunEntity { RowKey = hourKey };
+            if (run.LeaseOwner is not null && run.LeaseOwner != owner && run.LeaseUntil > time.GetUtcNow())
             {
-                return false;
+                return null;
             }
 
-            hour.LeaseOwner = owner;
-            hour.LeaseUntil = until;
+            run.LeaseOwner = owner;
+            run.LeaseUntil = until;
             try
             {
-                var response = await Schedule.UpdateEntityAsync(hour, hour.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-                hour.ETag = response.Headers.ETag ?? hour.ETag;
-                return true;
+                var response = found.HasValue
+                    ? await Schedule.UpdateEntityAsync(run, run.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false)
+                    : await Schedule.AddEntityAsync(run, cancellationToken).ConfigureAwait(false);
+                run.ETag = response.Headers.ETag ?? run.ETag;
+                return run;
             }
-            catch (RequestFailedException ex) when (ex.Status is 412 or 404)
+            catch (RequestFailedException ex) when (ex.Status is 409 or 412 or 404)
             {
-                var fresh = await Schedule.GetEntityIfExistsAsync<UsageHourEntity>(hour.PartitionKey, hour.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-                if (!fresh.HasValue || fresh.Value is null)
-                {
-                    return false;
-                }
-
-                hour = CopyInto(hour, fresh.Value);
+                // Another run took or gave back the hour at the same moment: look again.
             }
         }
 
-        return false;
+        return null;
     }
 
     /// <summary>
-    /// Gives an hour back after a run: closed when <paramref name="finished"/> (every row final) and no intake
-    /// opened a row in it since the run read the ledger; else only the lease is dropped. Unconditional on
-    /// failure: an unreleased lease simply expires.
+    /// Gives an hour back after a run: the lease is dropped and the run's figures are added. Best effort: an
+    /// unreleased lease simply expires.
     /// </summary>
-    public async Task ReleaseHourAsync(UsageHourEntity hour, bool finished, CancellationToken cancellationToken)
+    public async Task ReleaseHourAsync(UsageHourRunEntity run, CancellationToken cancellationToken)
     {
-        hour.LeaseOwner = null;
-        hour.LeaseUntil = null;
-        hour.Open = !finished;
+        run.LeaseOwner = null;
+        run.LeaseUntil = null;
+        run.LastRunAt = time.GetUtcNow();
         try
         {
-            await Schedule.UpdateEntityAsync(hour, hour.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            await Schedule.UpdateEntityAsync(run, run.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
         }
         catch (RequestFailedException ex) when (ex.Status is 412 or 404)
         {
-            // An intake opened a row in this hour meanwhile: it stays open, and the lease lapses by itself.
+            // Our lease had expired and another run took the hour: its figures stand, ours are in the log.
         }
     }
 
-    /// <summary>The rows of an hour that are still to be sent.</summary>
-    public async Task<IReadOnlyList<UsageRowEntity>> PendingRowsAsync(string hourKey, CancellationToken cancellationToken)
+    /// <summary>
+    /// Closes an hour: only under the ETag read before its rows were read, and only when intake last marked it
+    /// more than <see cref="SettleTime"/> before <paramref name="now"/>. False when it stays open.
+    /// </summary>
+    public async Task<bool> TryCloseHourAsync(UsageHourEntity hour, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (hour.OpenedAt >= now - SettleTime)
+        {
+            return false;
+        }
+
+        var closed = new UsageHourEntity { RowKey = hour.RowKey, Open = false, OpenedAt = hour.OpenedAt, ETag = hour.ETag };
+        try
+        {
+            await Schedule.UpdateEntityAsync(closed, hour.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status is 412 or 404)
+        {
+            // Intake or a re-drive marked the hour after this run read it: it stays open for the next run.
+            return false;
+        }
+    }
+
+    /// <summary>The rows of an hour still to be sent: pending ones to seal, and offered ones whose outcome is unknown.</summary>
+    public async Task<IReadOnlyList<UsageRowEntity>> UnsentRowsAsync(string hourKey, CancellationToken cancellationToken)
     {
         var partition = UsageRowEntity.PartitionPrefix + hourKey;
         var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {partition} and RowKey ge {UsageRowEntity.RowPrefix} and RowKey lt {"row}"} and Status eq {UsageStatus.Pending}");
+            $"PartitionKey eq {partition} and RowKey ge {UsageRowEntity.RowPrefix} and RowKey lt {"row}"} and (Status eq {UsageStatus.Pending} or Status eq {UsageStatus.Offered})");
         return await Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Marks rows sent, under the ETag of the read the push was made from, a hundred per transaction. A row
-    /// that took late records after that read is split: what was sent is marked sent, the rest becomes the
-    /// next sequence, pending. Returns the rows now final.
+    /// Seals pending rows for a push, a hundred per transaction, each under the ETag it was read with; a row that
+    /// took records meanwhile is read again and sealed with its new value. Returns the rows this run may offer,
+    /// as sealed (rows another run sealed or finished meanwhile are left to it). Offered rows pass as they are.
     /// </summary>
+    public async Task<IReadOnlyList<UsageRowEntity>> SealAsync(IReadOnlyList<UsageRowEntity> rows, CancellationToken cancellationToken)
+    {
+        var sealedRows = rows.Where(r => r.Status == UsageStatus.Offered).ToList();
+        var toSeal = rows.Where(r => r.Status == UsageStatus.Pending).ToList();
+        var now = time.GetUtcNow();
+        for (var attempt = 0; attempt < 5 && toSeal.Count > 0; attempt++)
+        {
+            foreach (var row in toSeal)
+            {
+                row.Status = UsageStatus.Offered;
+                row.OfferedAt = now;
+            }
+
+            var written = await ReplaceAllAsync(toSeal, cancellationToken).ConfigureAwait(false);
+            sealedRows.AddRange(written);
+            var changed = toSeal.Except(written).ToList();
+            toSeal = [];
+            foreach (var row in changed)
+            {
+                var found = await Table.GetEntityIfExistsAsync<UsageRowEntity>(row.PartitionKey, row.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (found.HasValue && found.Value is { Status: UsageStatus.Pending } fresh)
+                {
+                    toSeal.Add(fresh);
+                }
+            }
+        }
+
+        return sealedRows;
+    }
+
+    /// <summary>Marks sealed rows sent with KooGallery's answer, a hundred per transaction. Returns the rows now final.</summary>
     public async Task<IReadOnlyList<UsageRowEntity>> MarkSentAsync(IReadOnlyList<UsageRowEntity> rows, string resultCode, string? resultMsg, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        void Sent(UsageRowEntity row)
+        foreach (var row in rows)
         {
             row.Status = UsageStatus.Sent;
             row.SentAt = now;
@@ -232,48 +335,71 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             row.LastError = null;
         }
 
-        foreach (var row in rows)
-        {
-            Sent(row);
-        }
-
-        var written = await ReplaceAllAsync(rows, cancellationToken).ConfigureAwait(false);
-        var done = written.ToHashSet();
-        var final = new List<UsageRowEntity>(written);
-        foreach (var row in rows.Where(r => !done.Contains(r)))
-        {
-            if (await SplitAfterSendAsync(row, Sent, cancellationToken).ConfigureAwait(false) is { } split)
-            {
-                final.Add(split);
-            }
-        }
-
-        return final;
+        return await ReplaceAllAsync(rows, cancellationToken, reread: true).ConfigureAwait(false);
     }
 
-    /// <summary>KooGallery refused this row on its own: it is not sent again, and the reason is kept.</summary>
+    /// <summary>
+    /// KooGallery refused this row on its own: the refusal is listed first (so an operator always finds it), then
+    /// the row is marked with the reason. Neither is sent again until an operator re-drives it.
+    /// </summary>
     public async Task<bool> MarkRejectedAsync(UsageRowEntity row, string resultCode, string? resultMsg, CancellationToken cancellationToken)
     {
+        await Schedule.UpsertEntityAsync(
+            new UsageRejectedEntity
+            {
+                RowKey = UsageRejectedEntity.RowKeyFor(row),
+                UsagePartition = row.PartitionKey,
+                UsageRowKey = row.RowKey,
+                InstanceId = row.InstanceId,
+                PeriodStart = row.PeriodStart,
+                RelatePackageInstance = row.RelatePackageInstance,
+                UsageValue = row.UsageValue,
+                MeteringSn = row.MeteringSn,
+                ResultCode = resultCode,
+                ResultMsg = resultMsg,
+                RejectedAt = time.GetUtcNow(),
+            },
+            TableUpdateMode.Replace,
+            cancellationToken).ConfigureAwait(false);
         row.Status = UsageStatus.Rejected;
         row.PushAttempts++;
         row.KooGalleryResultCode = resultCode;
         row.KooGalleryResultMsg = resultMsg;
         row.LastError = $"KooGallery refused this row: {resultCode} {resultMsg}";
-        return (await ReplaceAllAsync([row], cancellationToken).ConfigureAwait(false)).Count == 1;
+        return (await ReplaceAllAsync([row], cancellationToken, reread: true).ConfigureAwait(false)).Count == 1;
     }
 
-    /// <summary>Gives rows back to the next run, with the reason they did not go out.</summary>
-    public async Task ReleaseAsync(IReadOnlyList<UsageRowEntity> rows, string error, CancellationToken cancellationToken)
+    /// <summary>Usage rows KooGallery refused and no operator has re-driven yet: one partition read.</summary>
+    public async Task<IReadOnlyList<UsageRejectedEntity>> RejectedAsync(CancellationToken cancellationToken) =>
+        await Schedule.QueryAsync<UsageRejectedEntity>($"PartitionKey eq '{UsageRejectedEntity.Partition}'", cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Puts a refused row back in the push's way, as it was sealed (same value, same <c>metering_sn</c>: whether or
+    /// not KooGallery kept anything under it, sending it again cannot count it twice), recorded with the operator.
+    /// Order of writes, each safe to repeat: the row becomes offered, its hour is marked open, the listing goes.
+    /// Null when <paramref name="rejected"/> no longer points at a row.
+    /// </summary>
+    public async Task<UsageRowEntity?> RedriveRejectedAsync(UsageRejectedEntity rejected, string actor, CancellationToken cancellationToken)
     {
-        foreach (var row in rows)
+        var found = await Table.GetEntityIfExistsAsync<UsageRowEntity>(rejected.UsagePartition, rejected.UsageRowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (!found.HasValue || found.Value is not { } row)
         {
-            row.Status = UsageStatus.Pending;
-            row.PushAttempts++;
-            row.LastError = error.Length > 1000 ? error[..1000] : error;
+            await Schedule.DeleteEntityAsync(rejected.PartitionKey, rejected.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
+            return null;
         }
 
-        // Bookkeeping only: a row that took a late record meanwhile simply keeps its newer state.
-        await ReplaceAllAsync(rows, cancellationToken).ConfigureAwait(false);
+        if (row.Status == UsageStatus.Rejected)
+        {
+            row.Status = UsageStatus.Offered;
+            row.RedrivenBy = actor.Length > 200 ? actor[..200] : actor;
+            row.RedrivenAt = time.GetUtcNow();
+            row.LastError = null;
+            await Table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        }
+
+        await MarkHourAsync(row.PeriodEnd, debug: false, cancellationToken).ConfigureAwait(false);
+        await Schedule.DeleteEntityAsync(rejected.PartitionKey, rejected.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
+        return row;
     }
 
     /// <summary>An instance's rows, for operators: a scan of the table, admin use only.</summary>
@@ -284,7 +410,10 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         return await Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Writes rows as they are, a hundred per transaction, opening their hours (tests and the benchmark seed rows this way).</summary>
+    /// <summary>
+    /// Writes rows as they are, a hundred per transaction, opening their hours (tests and the benchmark seed rows
+    /// this way). Rows already there are left as they are, so a seed can be run again against the same storage.
+    /// </summary>
     public async Task AddRowsAsync(IEnumerable<UsageRowEntity> rows, CancellationToken cancellationToken)
     {
         var byPartition = rows.GroupBy(r => r.PartitionKey).ToList();
@@ -296,20 +425,40 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         await Parallel.ForEachAsync(
             byPartition.SelectMany(g => g.Chunk(100)),
             new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
-            async (chunk, ct) => await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Add, r)), ct).ConfigureAwait(false))
+            async (chunk, ct) =>
+            {
+                try
+                {
+                    await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Add, r)), ct).ConfigureAwait(false);
+                }
+                catch (TableTransactionFailedException ex) when (ex.Status == 409)
+                {
+                    foreach (var row in chunk)
+                    {
+                        try
+                        {
+                            await Table.AddEntityAsync(row, ct).ConfigureAwait(false);
+                        }
+                        catch (RequestFailedException one) when (one.Status == 409)
+                        {
+                            // Seeded before.
+                        }
+                    }
+                }
+            })
             .ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Retention: deletes an hour's rows and markers when none is left to send; false (and nothing deleted)
-    /// when the hour still holds rows that are not final.
+    /// Retention: deletes an hour's rows, markers and run figures when none is left to send; false (and nothing
+    /// deleted) when the hour still holds rows that are not final.
     /// </summary>
     public async Task<(bool Purged, int Deleted)> PurgeHourAsync(UsageHourEntity hour, CancellationToken cancellationToken)
     {
         var partition = UsageRowEntity.PartitionPrefix + hour.RowKey;
         var rows = await Table.QueryAsync<TableEntity>($"PartitionKey eq '{partition}'", select: ["PartitionKey", "RowKey", "Status"], cancellationToken: cancellationToken)
             .ToListAsync(cancellationToken).ConfigureAwait(false);
-        if (rows.Any(r => r.GetString("Status") is UsageStatus.Pending))
+        if (rows.Any(r => r.GetString("Status") is UsageStatus.Pending or UsageStatus.Offered))
         {
             return (false, 0);
         }
@@ -319,35 +468,12 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Delete, r, ETag.All)), cancellationToken).ConfigureAwait(false);
         }
 
+        await Schedule.DeleteEntityAsync(UsageHourRunEntity.Partition, hour.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
         await Schedule.DeleteEntityAsync(hour.PartitionKey, hour.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
         return (true, rows.Count);
     }
 
     public Task ParkAsync(ParkedUsageEntity parked, CancellationToken cancellationToken) => Schedule.UpsertEntityAsync(parked, TableUpdateMode.Replace, cancellationToken);
-
-    /// <summary>
-    /// Usage rows per hour partition and status for the hours in [<paramref name="from"/>, <paramref name="to"/>]:
-    /// one range query over those partitions reading two columns, for the operator console.
-    /// </summary>
-    public async Task<IReadOnlyDictionary<string, Dictionary<string, int>>> RowsPerHourAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
-    {
-        var hours = new SortedDictionary<string, Dictionary<string, int>>(StringComparer.Ordinal);
-        var filter = TableClient.CreateQueryFilter(
-            $"PartitionKey ge {UsageRowEntity.PartitionFor(from)} and PartitionKey le {UsageRowEntity.PartitionFor(to)} and RowKey ge {UsageRowEntity.RowPrefix} and RowKey lt {"row}"}");
-        await foreach (var row in Table.QueryAsync<TableEntity>(filter, select: ["PartitionKey", "Status"], cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            var hour = row.PartitionKey[UsageRowEntity.PartitionPrefix.Length..];
-            if (!hours.TryGetValue(hour, out var statuses))
-            {
-                hours[hour] = statuses = new Dictionary<string, int>(StringComparer.Ordinal);
-            }
-
-            var status = row.GetString("Status") ?? UsageStatus.Pending;
-            statuses[status] = statuses.GetValueOrDefault(status) + 1;
-        }
-
-        return hours;
-    }
 
     public async Task<IReadOnlyList<ParkedUsageEntity>> ParkedAsync(CancellationToken cancellationToken) =>
         await Schedule.QueryAsync<ParkedUsageEntity>($"PartitionKey eq '{ParkedUsageEntity.Partition}'", cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
@@ -360,66 +486,6 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
 
     public Task UnparkAsync(ParkedUsageEntity parked, CancellationToken cancellationToken) =>
         Schedule.DeleteEntityAsync(parked.PartitionKey, parked.RowKey, ETag.All, cancellationToken);
-
-    /// <summary>
-    /// A row whose mark failed because late records were added after the push read it: the value that was
-    /// sent stays with this row (sent), the difference moves to the next sequence (pending, its own
-    /// <c>metering_sn</c>), in one transaction. Null when the row is already final (another run marked it).
-    /// </summary>
-    private async Task<UsageRowEntity?> SplitAfterSendAsync(UsageRowEntity sentAs, Action<UsageRowEntity> markSent, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; attempt < MaxAttempts; attempt++)
-        {
-            var found = await Table.GetEntityIfExistsAsync<UsageRowEntity>(sentAs.PartitionKey, sentAs.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (!found.HasValue || found.Value is not { } current || UsageStatus.IsFinal(current.Status))
-            {
-                return null;
-            }
-
-            var prefix = sentAs.RowKey[..(sentAs.RowKey.LastIndexOf('|') + 1)];
-            var latest = await LatestAsync(sentAs.PartitionKey, prefix, cancellationToken).ConfigureAwait(false);
-            var rest = new UsageRowEntity
-            {
-                PartitionKey = current.PartitionKey,
-                RowKey = UsageRowEntity.RowKeyFor(current.InstanceId, current.PeriodStart, current.RelatePackageInstance, latest!.Sequence + 1),
-                InstanceId = current.InstanceId,
-                PeriodStart = current.PeriodStart,
-                PeriodEnd = current.PeriodEnd,
-                Sequence = latest.Sequence + 1,
-                RelatePackageInstance = current.RelatePackageInstance,
-                UsageValue = UsageValues.Format(current.Value - sentAs.Value),
-                RecordCount = Math.Max(1, current.RecordCount - sentAs.RecordCount),
-                MeteringSn = UsageRowEntity.MeteringSnFor(current.InstanceId, current.PeriodStart, current.RelatePackageInstance, latest.Sequence + 1),
-                CreatedAt = time.GetUtcNow(),
-            };
-            current.UsageValue = sentAs.UsageValue;
-            current.RecordCount = sentAs.RecordCount;
-            markSent(current);
-            try
-            {
-                await Table.SubmitTransactionAsync(
-                    [new TableTransactionAction(TableTransactionActionType.UpdateReplace, current, current.ETag), new TableTransactionAction(TableTransactionActionType.Add, rest)],
-                    cancellationToken).ConfigureAwait(false);
-                return current;
-            }
-            catch (TableTransactionFailedException ex) when (ex.Status is 409 or 412)
-            {
-                // More late records, or the next sequence was opened meanwhile: read again.
-            }
-        }
-
-        throw new InvalidOperationException($"Usage row {sentAs.RowKey} kept changing while its sent part was split off.");
-    }
-
-    private static UsageHourEntity CopyInto(UsageHourEntity target, UsageHourEntity fresh)
-    {
-        target.Open = fresh.Open;
-        target.OpenedAt = fresh.OpenedAt;
-        target.LeaseOwner = fresh.LeaseOwner;
-        target.LeaseUntil = fresh.LeaseUntil;
-        target.ETag = fresh.ETag;
-        return target;
-    }
 
     private async Task<UsageRowEntity?> LatestAsync(string partition, string prefix, CancellationToken cancellationToken)
     {
@@ -437,10 +503,13 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     }
 
     /// <summary>
-    /// Replaces rows under their ETags, a hundred per transaction of one partition; a transaction that fails
-    /// on one row is redone row by row, so only the rows that changed meanwhile are left out.
+    /// Replaces rows under their ETags, a hundred per transaction of one partition; a transaction that fails on
+    /// one row is redone row by row, so only the rows that changed meanwhile are left out. With
+    /// <paramref name="reread"/> (marks on sealed rows, whose value no longer changes), a row whose ETag is stale
+    /// — the SDK retried a write that had succeeded, or another run marked it — is read again and written unless
+    /// it is final already.
     /// </summary>
-    private async Task<IReadOnlyList<UsageRowEntity>> ReplaceAllAsync(IReadOnlyList<UsageRowEntity> rows, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<UsageRowEntity>> ReplaceAllAsync(IReadOnlyList<UsageRowEntity> rows, CancellationToken cancellationToken, bool reread = false)
     {
         var written = new List<UsageRowEntity>(rows.Count);
         await Parallel.ForEachAsync(
@@ -448,7 +517,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
             async (chunk, ct) =>
             {
-                var done = await ReplaceChunkAsync(chunk, ct).ConfigureAwait(false);
+                var done = await ReplaceChunkAsync(chunk, reread, ct).ConfigureAwait(false);
                 lock (written)
                 {
                     written.AddRange(done);
@@ -457,7 +526,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         return written;
     }
 
-    private async Task<IReadOnlyList<UsageRowEntity>> ReplaceChunkAsync(UsageRowEntity[] chunk, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<UsageRowEntity>> ReplaceChunkAsync(UsageRowEntity[] chunk, bool reread, CancellationToken cancellationToken)
     {
         try
         {
@@ -469,28 +538,49 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
 
             return chunk;
         }
-        catch (TableTransactionFailedException ex) when (ex.Status is 412 or 404 && chunk.Length > 1)
+        catch (TableTransactionFailedException ex) when (ex.Status is 412 or 404)
         {
             var done = new List<UsageRowEntity>(chunk.Length);
             foreach (var row in chunk)
             {
-                try
+                if (await ReplaceOneAsync(row, reread, cancellationToken).ConfigureAwait(false))
                 {
-                    var response = await Table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-                    row.ETag = response.Headers.ETag ?? row.ETag;
                     done.Add(row);
-                }
-                catch (RequestFailedException one) when (one.Status is 412 or 404)
-                {
-                    // Changed by another run or a late record first: not ours any more.
                 }
             }
 
             return done;
         }
-        catch (TableTransactionFailedException ex) when (ex.Status is 412 or 404)
+    }
+
+    private async Task<bool> ReplaceOneAsync(UsageRowEntity row, bool reread, CancellationToken cancellationToken)
+    {
+        try
         {
-            return [];
+            var response = await Table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            row.ETag = response.Headers.ETag ?? row.ETag;
+            return true;
+        }
+        catch (RequestFailedException one) when (one.Status == 412 && reread)
+        {
+            var found = await Table.GetEntityIfExistsAsync<UsageRowEntity>(row.PartitionKey, row.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (!found.HasValue || found.Value is not { } current)
+            {
+                return false;
+            }
+
+            if (UsageStatus.IsFinal(current.Status))
+            {
+                return true; // another run (or the SDK's own retry) marked it already
+            }
+
+            row.ETag = current.ETag;
+            return await ReplaceOneAsync(row, reread: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException one) when (one.Status is 412 or 404)
+        {
+            // Changed by a late record or another run first: not ours any more.
+            return false;
         }
     }
 }

@@ -106,6 +106,20 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
         return UsageAdmin.RedriveParkedAnswer(id, await console.RedriveParkedUsageAsync(id, who, cancellationToken).ConfigureAwait(false));
     }
 
+    /// <summary>Re-drives refused usage rows: one (<c>?id=</c> from the overview's list) or all.</summary>
+    [Function("ConsoleRedriveRefusedUsage")]
+    public async Task<IActionResult> RedriveRefusedUsage(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "ops/console/usage/rejected/redrive")] HttpRequest request,
+        CancellationToken cancellationToken)
+    {
+        if (access.Authenticate(request) is not { } who)
+        {
+            return Refused();
+        }
+
+        return Json(await console.RedriveRefusedUsageAsync(request.Query["id"].FirstOrDefault(), who, cancellationToken).ConfigureAwait(false));
+    }
+
     private static OkObjectResult Json(object value)
     {
         var result = new OkObjectResult(value);

@@ -17,6 +17,7 @@ public sealed class OperatorConsole(
     LicenseRepository licenses,
     UsageStore usage,
     UsageParking parking,
+    RejectedUsageRedrive refusedUsage,
     TimeProvider time)
 {
     private const int MaxFound = 20;
@@ -27,10 +28,12 @@ public sealed class OperatorConsole(
         var month = failedOrders.MonthAsync(failedOrders.MonthOf(now), cancellationToken);
         var states = instances.CountByStateAsync(cancellationToken);
         var failed = instances.FindFailedAsync(null, null, cancellationToken);
-        var hours = usage.RowsPerHourAsync(now.AddHours(-23), now, cancellationToken);
+        var ledger = usage.HoursAsync(now.AddHours(-23), now, cancellationToken);
+        var runs = usage.HourRunsAsync(now.AddHours(-23), now, cancellationToken);
         var parked = usage.ParkedAsync(cancellationToken);
+        var rejected = usage.RejectedAsync(cancellationToken);
         var calls = callbacks.HoursAsync(now.AddHours(-23), now, cancellationToken);
-        await Task.WhenAll(month, states, failed, hours, parked, calls).ConfigureAwait(false);
+        await Task.WhenAll(month, states, failed, ledger, runs, parked, rejected, calls).ConfigureAwait(false);
 
         // The last 24 UTC hours, oldest first: the x-axis of both charts.
         var hourKeys = Enumerable.Range(0, 24).Select(i => UsageRowEntity.HourKey(now.AddHours(i - 23))).ToList();
@@ -51,16 +54,23 @@ public sealed class OperatorConsole(
             .Select(c => new { activity = c.Key[0], code = c.Key[1], count = c.Count })
             .ToList();
 
+        // Per hour, what the push runs recorded (rows sent, refused, left waiting) and whether the hour is still
+        // open: at most 24 + 24 entities, however much usage there is.
+        var open = ledger.Result.Where(h => h.Open).Select(h => h.RowKey).ToHashSet(StringComparer.Ordinal);
+        var runByHour = runs.Result.ToDictionary(r => r.RowKey, StringComparer.Ordinal);
         var usageHours = hourKeys
             .Select(hour =>
             {
-                var counts = hours.Result.GetValueOrDefault(hour) ?? [];
+                var run = runByHour.GetValueOrDefault(hour);
                 return new
                 {
                     hour,
-                    pending = counts.GetValueOrDefault(UsageStatus.Pending),
-                    sent = counts.GetValueOrDefault(UsageStatus.Sent),
-                    rejected = counts.GetValueOrDefault(UsageStatus.Rejected),
+                    open = open.Contains(hour),
+                    pending = run?.WaitingRows ?? 0,
+                    sent = run?.SentRows ?? 0,
+                    sentValue = run?.SentValue ?? "0",
+                    rejected = run?.RejectedRows ?? 0,
+                    lastError = run?.LastError,
                 };
             })
             .ToList();
@@ -79,6 +89,8 @@ public sealed class OperatorConsole(
                 sent = usageHours.Sum(h => h.sent),
                 rejected = usageHours.Sum(h => h.rejected),
                 parked = parked.Result.OrderBy(p => p.ParkedAt).Select(p => new { id = p.RowKey, p.MessageId, p.ParkedAt, p.Reason, p.DequeueCount }),
+                refused = rejected.Result.OrderBy(r => r.RejectedAt).Take(100).Select(UsageAdmin.RejectedView),
+                refusedCount = rejected.Result.Count,
             },
         };
     }
@@ -122,6 +134,10 @@ public sealed class OperatorConsole(
     /// <summary>Re-drives every Failed instance; the answer says what happened to each.</summary>
     public Task<IReadOnlyList<BulkRedriveResult>> RedriveAllAsync(OperatorIdentity by, CancellationToken cancellationToken) =>
         lifecycle.RedriveFailedAsync(null, null, null, dryRun: false, by.Name, cancellationToken);
+
+    /// <summary>Re-drives refused usage rows (one, or all), recorded with the operator.</summary>
+    public Task<RejectedRedriveResult> RedriveRefusedUsageAsync(string? id, OperatorIdentity by, CancellationToken cancellationToken) =>
+        refusedUsage.RedriveAsync(null, id, by.Name, cancellationToken);
 
     public Task<UsageIntakeResult?> RedriveParkedUsageAsync(string id, OperatorIdentity by, CancellationToken cancellationToken) =>
         parking.RedriveAsync(id, cancellationToken, by.Name);

@@ -152,7 +152,7 @@ async function loadOverview() {
 
   $('usage-sent').textContent = o.usage.sent;
   $('usage-pending').textContent = o.usage.pending;
-  $('usage-rejected').textContent = o.usage.rejected;
+  $('usage-rejected').textContent = o.usage.refusedCount;
   $('usage-parked').textContent = o.usage.parked.length;
   $('usage-chart').replaceChildren(usageChart(o.usage.hours));
 
@@ -169,6 +169,13 @@ async function loadOverview() {
   }));
   $('redrive-all').disabled = o.failedInstances.length === 0;
 
+  $('refused').tBodies[0].replaceChildren(...o.usage.refused.map((r) => {
+    const button = el('button', 'Re-drive', { type: 'button', 'aria-label': `Re-drive refused usage of ${r.instanceId} for ${r.periodStart}` });
+    button.addEventListener('click', () => redriveRefused(r.id, `refused usage of ${r.instanceId} for ${when(r.periodStart)} (value ${r.usageValue})`));
+    return row([r.instanceId, when(r.periodStart), r.usageValue, `${r.resultCode} ${r.resultMsg ?? ''}`, when(r.rejectedAt), button]);
+  }));
+  $('redrive-refused-all').disabled = o.usage.refusedCount === 0;
+
   $('parked').tBodies[0].replaceChildren(...o.usage.parked.map((p) => {
     const button = el('button', 'Re-drive', { type: 'button', 'aria-label': `Re-drive parked batch ${p.messageId}` });
     button.addEventListener('click', async () => {
@@ -179,6 +186,13 @@ async function loadOverview() {
     });
     return row([p.messageId, p.reason, when(p.parkedAt), button]);
   }));
+}
+
+async function redriveRefused(id, what) {
+  if (!(await confirmAction(`Send ${what} to KooGallery again, as it was (same metering_sn)?`))) return;
+  const { ok, body } = await api('usage/rejected/redrive' + (id ? '?id=' + encodeURIComponent(id) : ''), 'POST');
+  status(ok ? `${body.redriven} refused usage rows re-driven; they go out on the next push run.${body.failures.length ? ' Failed: ' + body.failures.join('; ') : ''}` : body.error);
+  await loadOverview();
 }
 
 async function find(query) {
@@ -253,6 +267,7 @@ document.addEventListener('DOMContentLoaded', () => {
     status(`Re-drove ${body.results.filter((r) => r.redriven).length} of ${body.results.length} failed instances.`);
     await loadOverview();
   });
+  $('redrive-refused-all').addEventListener('click', () => redriveRefused(null, 'every refused usage row'));
   window.addEventListener('hashchange', route);
   route();
 });
