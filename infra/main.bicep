@@ -256,6 +256,7 @@ var appSettings = {
   Metering__MaxRecordsPerIntake: '1000'
   Metering__MaxRecordAge: '7.00:00:00'
   Metering__SentRetention: '35.00:00:00'
+  Metering__RowLevelResultCodes__0: '92020002'
   Licensing__RefreshInterval: '1.00:00:00'
   Licensing__QueryTimeout: '00:00:05'
   Licensing__RenewalUrl: licenseRenewalUrl

@@ -67,9 +67,18 @@ var rules = [
   {
     name: 'rejected-usage'
     displayName: 'KooGallery refused usage rows'
-    description: 'KooGallery refused usage rows for a business reason; the push isolated them and marked them rejected, so they are not billed. Read the reason (docs/operations.md) and correct the data or the instance.'
+    description: 'KooGallery refused usage rows for something in them; the push isolated them and marked them rejected, so they are not billed yet. Read the reason (GET /api/ops/usage/rejected or the console), fix the cause, and re-drive them (docs/operations.md).'
     severity: 2
     query: 'traces | where tostring(customDimensions["{OriginalFormat}"]) startswith "REJECTED USAGE:"'
+    measure: ''
+    threshold: 0
+  }
+  {
+    name: 'usage-push-refused'
+    displayName: 'KooGallery refuses the usage push'
+    description: 'KooGallery refused a usage push as a whole (gateway or body signature, AK/SK, throttling, an unknown code): no usage goes out until the cause is fixed. The rows wait untouched and go out by themselves once it is (docs/operations.md).'
+    severity: 1
+    query: 'traces | where tostring(customDimensions["{OriginalFormat}"]) startswith "USAGE PUSH REFUSED:"'
     measure: ''
     threshold: 0
   }
