@@ -61,6 +61,29 @@ public class MeteringConservationTests
     }
 
     [Fact]
+    public async Task Intake_opening_a_row_in_an_hour_being_pushed_never_holds_the_next_run_off()
+    {
+        var (market, id, hour) = await StartAsync();
+        await using var _ = market;
+        await PostAsync(market.App, Record(id, hour, 2, "r1"));
+        market.App.Clock.Advance(TimeSpan.FromMinutes(3));
+        var once = 0;
+        market.OpenApi.WhileUsagePushInFlight = async () =>
+        {
+            if (Interlocked.Increment(ref once) == 1)
+            {
+                await PostAsync(market.App, Record(id, hour.AddMinutes(5), 4, "r2", package: "pkg-late")); // a new row in the hour
+            }
+        };
+
+        await Job(market).RunAsync(CancellationToken.None);
+        var next = await Job(market).RunAsync(CancellationToken.None);
+
+        Assert.Equal((0, 1), (next.HoursHeldByOtherRuns, next.Pushed));
+        Assert.Equal(6m, Kept(market, id));
+    }
+
+    [Fact]
     public async Task A_push_koogallery_recorded_but_never_answered_is_offered_again_unchanged_and_later_usage_gets_its_own_serial()
     {
         var (market, id, hour) = await StartAsync();

@@ -170,24 +170,60 @@ await store.AddRowsAsync(
     select new KooGallery.Functions.Metering.UsageRowEntity
     {
         PartitionKey = KooGallery.Functions.Metering.UsageRowEntity.PartitionFor(start.AddHours(1)),
-        RowKey = KooGallery.Functions.Metering.UsageRowEntity.RowKeyFor($"scale-{i}", start, null, 0),
-        InstanceId = $"scale-{i}",
+        RowKey = KooGallery.Functions.Metering.UsageRowEntity.RowKeyFor($"scale-{run}-{i}", start, null, 0),
+        InstanceId = $"scale-{run}-{i}",
         PeriodStart = start,
         PeriodEnd = start.AddHours(1),
         UsageValue = "2.5",
         RecordCount = 1,
-        MeteringSn = KooGallery.Functions.Metering.UsageRowEntity.MeteringSnFor($"scale-{i}", start, null, 0),
+        MeteringSn = KooGallery.Functions.Metering.UsageRowEntity.MeteringSnFor($"scale-{run}-{i}", start, null, 0),
         CreatedAt = start,
     },
     CancellationToken.None);
 seedWatch.Stop();
 var pushesBefore = openApi.UsagePushes.Count;
+
+// Intake keeps running while the push runs: batches of 50 late records into the very hours being pushed, as a
+// busy SaaS would send them. Afterwards every unit it accepted must reach KooGallery (the conservation rule).
+var concurrentPackage = $"bench-concurrent-{run}";
+using var stopIntake = new CancellationTokenSource();
+var concurrentAccepted = 0m;
+var concurrentRecords = 0;
+var concurrentCalls = 0;
+var concurrentIntake = Task.Run(async () =>
+{
+    for (var k = 0; !stopIntake.IsCancellationRequested; k++)
+    {
+        var hour = scaleStart.AddHours(k % scaleHours);
+        var records = Enumerable.Range(0, 50).Select(r =>
+        {
+            var begin = hour.AddSeconds(((k / scaleHours) * 50 + r) % 3540);
+            return new KooGallery.Functions.Metering.UsageRecordInput(r, payPerUse, "0.75", begin, begin.AddSeconds(30), $"conc-{run}-{k}-{r}", concurrentPackage, null);
+        }).ToList();
+        var result = await intake.AcceptAsync(records, CancellationToken.None);
+        concurrentAccepted += 0.75m * result.Count(KooGallery.Functions.Metering.UsageRecordOutcome.Accepted);
+        concurrentRecords += result.Count(KooGallery.Functions.Metering.UsageRecordOutcome.Accepted);
+        concurrentCalls++;
+    }
+});
 var scaleWatch = Stopwatch.StartNew();
 var scalePush = await pushJob.RunAsync(CancellationToken.None);
 scaleWatch.Stop();
-if (scalePush.Pushed != scaleRows || openApi.UsagePushes.Skip(pushesBefore).Sum(p => p.Records.Count) != scaleRows)
+await stopIntake.CancelAsync();
+await concurrentIntake;
+if (scalePush.Pushed < scaleRows || openApi.UsagePushes.Skip(pushesBefore).SelectMany(p => p.Records).Count(r => r["relate_pkg_instance"] is null) != scaleRows)
 {
-    throw new InvalidOperationException($"the scale push sent {scalePush.Pushed} of {scaleRows} rows");
+    throw new InvalidOperationException($"the scale push sent {scalePush.Pushed} rows for {scaleRows} seeded");
+}
+
+app.Clock.Advance(TimeSpan.FromMinutes(3)); // past the settle time of the hours intake touched
+await pushJob.RunAsync(CancellationToken.None);
+var concurrentKept = openApi.KeptUsage().Values
+    .Where(r => r["relate_pkg_instance"]?.GetValue<string>() == concurrentPackage)
+    .Sum(r => decimal.Parse(r["usage_value"]!.GetValue<string>(), CultureInfo.InvariantCulture));
+if (concurrentKept != concurrentAccepted)
+{
+    throw new InvalidOperationException($"usage accepted during the push: {concurrentAccepted}; KooGallery kept {concurrentKept}");
 }
 
 var idleWatch = Stopwatch.StartNew();
@@ -218,7 +254,7 @@ var usageEntities = await tables.GetTableClient(app.Settings["Storage:UsageTable
 var instanceEntities = await tables.GetTableClient(app.Settings["Storage:InstanceTable"]).QueryAsync<Azure.Data.Tables.TableEntity>(select: ["PartitionKey"]).CountAsync();
 var scaleLines = new[]
 {
-    string.Create(CultureInfo.InvariantCulture, $"Usage push at scale: {scaleRows} due rows ({scaleRows / scaleHours} instances x {scaleHours} hours, seeded in {seedWatch.Elapsed.TotalSeconds:F1} s) pushed in one run in {scaleWatch.Elapsed.TotalSeconds:F1} s: {scalePush.Batches} signed batches of 1000 to the emulator, {scalePush.EntitiesRead} entities read."),
+    string.Create(CultureInfo.InvariantCulture, $"Usage push at scale: {scaleRows} due rows ({scaleRows / scaleHours} instances x {scaleHours} hours, seeded in {seedWatch.Elapsed.TotalSeconds:F1} s) pushed in one run in {scaleWatch.Elapsed.TotalSeconds:F1} s: {scalePush.Batches} signed batches of 1000 to the emulator, {scalePush.EntitiesRead} entities read. Meanwhile intake took {concurrentCalls} calls of 50 late records into those hours ({concurrentRecords} accepted, {concurrentAccepted} units); after one more run KooGallery kept exactly {concurrentKept} units of them."),
     string.Create(CultureInfo.InvariantCulture, $"With {usageEntities} usage entities (rows and markers) and {instanceEntities} instance-table entities ({idleInstances} idle instances seeded in {idleWatch.Elapsed.TotalSeconds:F1} s) present: a push run with nothing due read {idlePush.EntitiesRead} entities in {idlePushWatch.Elapsed.TotalMilliseconds:F0} ms; a sweep read {idleSweep.EntitiesRead} entities ({idleSweep.EntriesDue} index entries due) in {idleSweepWatch.Elapsed.TotalMilliseconds:F0} ms. The full-table scans they replace would read {usageEntities} and {instanceEntities}."),
 };
 

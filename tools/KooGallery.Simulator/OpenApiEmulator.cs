@@ -84,6 +84,29 @@ public sealed class OpenApiEmulator : LoopbackServer
         return kept;
     }
 
+    /// <summary>Every <c>metering_sn</c> of a usage push this KooGallery refused with a business code.</summary>
+    public IReadOnlyCollection<string> RefusedUsageSerials => refusedSerials.Keys.ToArray();
+
+    private readonly ConcurrentDictionary<string, bool> refusedSerials = new(StringComparer.Ordinal);
+
+    private void NoteRefused(string body)
+    {
+        try
+        {
+            foreach (var record in JsonNode.Parse(body)?["usage_records"]?.AsArray() ?? [])
+            {
+                if (record?["metering_sn"]?.GetValue<string>() is { } sn)
+                {
+                    refusedSerials[sn] = true;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not a usage body: nothing to note.
+        }
+    }
+
     /// <summary>Instances whose usage KooGallery refuses: a push holding any of their records is answered 92020002 as a whole.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, bool> RefusedUsageInstances { get; } = new(StringComparer.Ordinal);
 
@@ -161,6 +184,11 @@ public sealed class OpenApiEmulator : LoopbackServer
 
         if (fault is Fault.BusinessError business)
         {
+            if (context.Request.Path == UsagePushPath)
+            {
+                NoteRefused(Encoding.UTF8.GetString(body));
+            }
+
             await Answer(context, business.ResultCode, business.ResultMsg).ConfigureAwait(false);
             return;
         }
@@ -235,6 +263,7 @@ public sealed class OpenApiEmulator : LoopbackServer
         var refused = records.Select(r => r?["instance_id"]?.GetValue<string>()).FirstOrDefault(i => i is not null && RefusedUsageInstances.ContainsKey(i));
         if (refused is not null)
         {
+            NoteRefused(text);
             await Answer(context, "92020002", $"instance {refused} is not a pay-per-use instance of this merchant").ConfigureAwait(false);
             return;
         }
