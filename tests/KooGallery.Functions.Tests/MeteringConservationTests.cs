@@ -187,6 +187,7 @@ public class MeteringConservationTests
         var console = new DefaultHttpContext().Request;
         console.Method = "POST";
         console.Headers[OperatorAccess.KeyHeader] = market.App.Settings["Console:OperatorKeys:0"];
+        console.Headers[OperatorAccess.ConsoleHeader] = "1";
         var fromConsole = JsonSerializer.SerializeToElement(((OkObjectResult)await market.App.Function<ConsoleFunctions>().RedriveRefusedUsage(console, CancellationToken.None)).Value);
         var second = await Job(market).RunAsync(CancellationToken.None);
 

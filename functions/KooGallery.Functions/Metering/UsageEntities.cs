@@ -87,8 +87,10 @@ public sealed class UsageRowEntity : ITableEntity
 
     public DateTimeOffset? SentAt { get; set; }
 
-    /// <summary>When a push run sealed the row to offer it.</summary>
+    /// <summary>When a push run sealed the row to offer it, and which run (so a run knows its own seal when a retried write reports a conflict).</summary>
     public DateTimeOffset? OfferedAt { get; set; }
+
+    public string? OfferedBy { get; set; }
 
     /// <summary>The operator who last re-drove the row after KooGallery refused it, and when.</summary>
     public string? RedrivenBy { get; set; }

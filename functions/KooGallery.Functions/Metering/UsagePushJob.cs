@@ -64,7 +64,7 @@ public sealed class UsagePushJob(
         }
 
         var due = taken.SelectMany(h => h.Rows).Where(r => r.PeriodEnd <= now).ToList();
-        var offered = await usage.SealAsync(due, cancellationToken).ConfigureAwait(false);
+        var offered = await usage.SealAsync(due, owner, cancellationToken).ConfigureAwait(false);
 
         // A few batches in flight at once: each push waits on KooGallery, its marks on storage.
         var run = new Run(settings.EffectiveRowLevelResultCodes);

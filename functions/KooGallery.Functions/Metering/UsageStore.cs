@@ -287,11 +287,13 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     }
 
     /// <summary>
-    /// Seals pending rows for a push, a hundred per transaction, each under the ETag it was read with; a row that
-    /// took records meanwhile is read again and sealed with its new value. Returns the rows this run may offer,
-    /// as sealed (rows another run sealed or finished meanwhile are left to it). Offered rows pass as they are.
+    /// Seals pending rows for a push run (<paramref name="run"/>), a hundred per transaction, each under the ETag it
+    /// was read with; a row that took records meanwhile is read again and sealed with its new value. Returns the rows
+    /// this run may offer, as sealed; rows another run sealed or finished meanwhile are left to it. A row this run
+    /// sealed whose write was retried (and so reported a conflict) is recognised by <see cref="UsageRowEntity.OfferedBy"/>.
+    /// Offered rows pass as they are.
     /// </summary>
-    public async Task<IReadOnlyList<UsageRowEntity>> SealAsync(IReadOnlyList<UsageRowEntity> rows, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<UsageRowEntity>> SealAsync(IReadOnlyList<UsageRowEntity> rows, string run, CancellationToken cancellationToken)
     {
         var sealedRows = rows.Where(r => r.Status == UsageStatus.Offered).ToList();
         var toSeal = rows.Where(r => r.Status == UsageStatus.Pending).ToList();
@@ -302,24 +304,46 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             {
                 row.Status = UsageStatus.Offered;
                 row.OfferedAt = now;
+                row.OfferedBy = run;
             }
 
-            var written = await ReplaceAllAsync(toSeal, cancellationToken).ConfigureAwait(false);
+            var written = await PatchAllAsync(toSeal, Seal, cancellationToken).ConfigureAwait(false);
             sealedRows.AddRange(written);
             var changed = toSeal.Except(written).ToList();
             toSeal = [];
             foreach (var row in changed)
             {
                 var found = await Table.GetEntityIfExistsAsync<UsageRowEntity>(row.PartitionKey, row.RowKey, cancellationToken: cancellationToken).ConfigureAwait(false);
-                if (found.HasValue && found.Value is { Status: UsageStatus.Pending } fresh)
+                switch (found.HasValue ? found.Value : null)
                 {
-                    toSeal.Add(fresh);
+                    case { Status: UsageStatus.Pending } fresh:
+                        toSeal.Add(fresh);
+                        break;
+                    case { Status: UsageStatus.Offered } mine when mine.OfferedBy == run:
+                        sealedRows.Add(mine);
+                        break;
                 }
             }
         }
 
         return sealedRows;
     }
+
+    private static TableEntity Seal(UsageRowEntity row) => new(row.PartitionKey, row.RowKey)
+    {
+        [nameof(UsageRowEntity.Status)] = row.Status,
+        [nameof(UsageRowEntity.OfferedAt)] = row.OfferedAt,
+        [nameof(UsageRowEntity.OfferedBy)] = row.OfferedBy,
+    };
+
+    private static TableEntity Sent(UsageRowEntity row) => new(row.PartitionKey, row.RowKey)
+    {
+        [nameof(UsageRowEntity.Status)] = row.Status,
+        [nameof(UsageRowEntity.SentAt)] = row.SentAt,
+        [nameof(UsageRowEntity.PushAttempts)] = row.PushAttempts,
+        [nameof(UsageRowEntity.KooGalleryResultCode)] = row.KooGalleryResultCode,
+        [nameof(UsageRowEntity.KooGalleryResultMsg)] = row.KooGalleryResultMsg,
+    };
 
     /// <summary>Marks sealed rows sent with KooGallery's answer, a hundred per transaction. Returns the rows now final.</summary>
     public async Task<IReadOnlyList<UsageRowEntity>> MarkSentAsync(IReadOnlyList<UsageRowEntity> rows, string resultCode, string? resultMsg, CancellationToken cancellationToken)
@@ -332,10 +356,9 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             row.PushAttempts++;
             row.KooGalleryResultCode = resultCode;
             row.KooGalleryResultMsg = resultMsg;
-            row.LastError = null;
         }
 
-        return await ReplaceAllAsync(rows, cancellationToken, reread: true).ConfigureAwait(false);
+        return await PatchAllAsync(rows, Sent, cancellationToken, reread: true).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -366,7 +389,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         row.KooGalleryResultCode = resultCode;
         row.KooGalleryResultMsg = resultMsg;
         row.LastError = $"KooGallery refused this row: {resultCode} {resultMsg}";
-        return (await ReplaceAllAsync([row], cancellationToken, reread: true).ConfigureAwait(false)).Count == 1;
+        return (await PatchAllAsync([row], r => r, cancellationToken, reread: true).ConfigureAwait(false)).Count == 1;
     }
 
     /// <summary>Usage rows KooGallery refused and no operator has re-driven yet: one partition read.</summary>
@@ -503,13 +526,13 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     }
 
     /// <summary>
-    /// Replaces rows under their ETags, a hundred per transaction of one partition; a transaction that fails on
-    /// one row is redone row by row, so only the rows that changed meanwhile are left out. With
-    /// <paramref name="reread"/> (marks on sealed rows, whose value no longer changes), a row whose ETag is stale
-    /// — the SDK retried a write that had succeeded, or another run marked it — is read again and written unless
-    /// it is final already.
+    /// Writes <paramref name="patch"/> of each row under the row's ETag (a merge: only what the step changes goes
+    /// over the wire), a hundred per transaction of one partition; a transaction that fails on one row is redone row
+    /// by row, so only the rows that changed meanwhile are left out. With <paramref name="reread"/> (marks on sealed
+    /// rows, whose value no longer changes), a row whose ETag is stale — the SDK retried a write that had succeeded,
+    /// or another run marked it — is read again and written unless it is final already.
     /// </summary>
-    private async Task<IReadOnlyList<UsageRowEntity>> ReplaceAllAsync(IReadOnlyList<UsageRowEntity> rows, CancellationToken cancellationToken, bool reread = false)
+    private async Task<IReadOnlyList<UsageRowEntity>> PatchAllAsync(IReadOnlyList<UsageRowEntity> rows, Func<UsageRowEntity, ITableEntity> patch, CancellationToken cancellationToken, bool reread = false)
     {
         var written = new List<UsageRowEntity>(rows.Count);
         await Parallel.ForEachAsync(
@@ -517,7 +540,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
             async (chunk, ct) =>
             {
-                var done = await ReplaceChunkAsync(chunk, reread, ct).ConfigureAwait(false);
+                var done = await PatchChunkAsync(chunk, patch, reread, ct).ConfigureAwait(false);
                 lock (written)
                 {
                     written.AddRange(done);
@@ -526,11 +549,11 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         return written;
     }
 
-    private async Task<IReadOnlyList<UsageRowEntity>> ReplaceChunkAsync(UsageRowEntity[] chunk, bool reread, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<UsageRowEntity>> PatchChunkAsync(UsageRowEntity[] chunk, Func<UsageRowEntity, ITableEntity> patch, bool reread, CancellationToken cancellationToken)
     {
         try
         {
-            var response = await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpdateReplace, r, r.ETag)), cancellationToken).ConfigureAwait(false);
+            var response = await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpdateMerge, patch(r), r.ETag)), cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < chunk.Length; i++)
             {
                 chunk[i].ETag = response.Value[i].Headers.ETag ?? chunk[i].ETag;
@@ -543,7 +566,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             var done = new List<UsageRowEntity>(chunk.Length);
             foreach (var row in chunk)
             {
-                if (await ReplaceOneAsync(row, reread, cancellationToken).ConfigureAwait(false))
+                if (await PatchOneAsync(row, patch, reread, cancellationToken).ConfigureAwait(false))
                 {
                     done.Add(row);
                 }
@@ -553,11 +576,11 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         }
     }
 
-    private async Task<bool> ReplaceOneAsync(UsageRowEntity row, bool reread, CancellationToken cancellationToken)
+    private async Task<bool> PatchOneAsync(UsageRowEntity row, Func<UsageRowEntity, ITableEntity> patch, bool reread, CancellationToken cancellationToken)
     {
         try
         {
-            var response = await Table.UpdateEntityAsync(row, row.ETag, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            var response = await Table.UpdateEntityAsync(patch(row), row.ETag, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
             row.ETag = response.Headers.ETag ?? row.ETag;
             return true;
         }
@@ -575,7 +598,7 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
             }
 
             row.ETag = current.ETag;
-            return await ReplaceOneAsync(row, reread: false, cancellationToken).ConfigureAwait(false);
+            return await PatchOneAsync(row, patch, reread: false, cancellationToken).ConfigureAwait(false);
         }
         catch (RequestFailedException one) when (one.Status is 412 or 404)
         {
