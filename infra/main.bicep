@@ -260,6 +260,7 @@ var appSettings = {
   Licensing__RefreshInterval: '1.00:00:00'
   Licensing__QueryTimeout: '00:00:05'
   Licensing__RenewalUrl: licenseRenewalUrl
+  JointOperation__AllowHttpIdentityDomains: 'false'
   Login__TicketLifetime: '00:02:00'
   Login__StateLifetime: '00:10:00'
   Login__CallbackUrl: loginCallbackUrl

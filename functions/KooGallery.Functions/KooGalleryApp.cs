@@ -157,6 +157,7 @@ public static class KooGalleryApp
         services.AddSingleton<NonceStore>();
         services.AddSingleton<ActivityDispatcher>();
         services.AddSingleton<FailedOrderLedger>();
+        services.AddSingleton<FailedOrderResolver>();
         services.AddSingleton<CallbackCounters>();
         services.AddHostedService(sp => sp.GetRequiredService<CallbackCounters>());
         services.AddSingleton<CallbackPipeline>();

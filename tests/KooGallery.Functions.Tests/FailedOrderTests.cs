@@ -1,9 +1,15 @@
 using System.Text.Json;
+using KooGallery.Functions.Callbacks;
+using KooGallery.Functions.Instances;
+using KooGallery.Functions.Licensing;
 using KooGallery.Functions.Operations;
+using KooGallery.Protocol;
+using KooGallery.Protocol.Wire;
 using KooGallery.Functions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace KooGallery.Functions.Tests;
 
@@ -60,6 +66,68 @@ public class FailedOrderTests
 
         var bad = await market.App.Function<FailedOrderFunctions>().Month(new DefaultHttpContext { Request = { QueryString = new QueryString("?month=2026-13") } }.Request, CancellationToken.None);
         Assert.IsType<BadRequestObjectResult>(bad);
+    }
+
+    [Fact]
+    public async Task A_failure_of_every_activity_counts_its_order_once_even_when_the_body_names_no_order()
+    {
+        // Every handler fails (000005), so each activity's body shape alone decides which order counts.
+        await using var market = await LocalMarketplace.StartAsync(services: s => s.Replace(ServiceDescriptor.Singleton(sp =>
+            new ActivityDispatcher(sp.GetServices<IActivityHandler>().Select(h => (IActivityHandler)new Failing(h.Activity))))));
+        var activities = market.App.Services.GetRequiredService<ActivityDispatcher>().Activities;
+        var instances = market.App.Services.GetRequiredService<InstanceRepository>();
+        var licenses = market.App.Services.GetRequiredService<LicenseRepository>();
+        var now = market.App.Clock.GetUtcNow();
+        var expected = new List<string>();
+        foreach (var activity in activities)
+        {
+            var name = activity.Replace(CallbackEnvelope.KitPrefix, string.Empty, StringComparison.Ordinal);
+            var order = $"CS-{name}";
+            expected.Add(order);
+            string body;
+            if (name is Activities.RefreshLicenseCode or Activities.UpdateLicenseCodeStatus or Activities.ReleaseLicenseCode)
+            {
+                await licenses.SaveAsync(new LicenseEntity { License = $"PL{name}", OrderId = order }, isNew: true, [], null, now, CancellationToken.None);
+                body = $$"""{"activity":"{{name}}","license":"PL{{name}}"}""";
+            }
+            else if (name == Activities.NewInstance)
+            {
+                body = $$"""{"activity":"newInstance","orderId":"{{order}}","orderLineId":"{{order}}-1","businessId":"b-1"}""";
+            }
+            else
+            {
+                var id = $"kg-{name}";
+                await instances.TryCreateAsync(
+                    new InstanceEntity { InstanceId = id, OrderId = order, State = nameof(InstanceState.Ready), CreatedAt = now, UpdatedAt = now },
+                    instances.Event("callback", "newInstance", order, null, InstanceState.Ready, "seeded"),
+                    CancellationToken.None);
+                body = activity.StartsWith(CallbackEnvelope.KitPrefix, StringComparison.Ordinal)
+                    ? $$"""{"instanceId":"{{id}}","testFlag":0}"""
+                    : $$"""{"activity":"{{name}}","instanceId":"{{id}}"}""";
+            }
+
+            for (var i = 0; i < 2; i++)
+            {
+                var reply = activity.StartsWith(CallbackEnvelope.KitPrefix, StringComparison.Ordinal)
+                    ? await KitSyncTests.SyncAsync(market.App, name, body)
+                    : await SignedCall.SendSignedAsync(market.App, body);
+                Assert.True(reply.ResultCode == "000005", $"{activity}: {reply.Text}");
+            }
+        }
+
+        var month = await MonthAsync(market);
+
+        Assert.Equal(expected.Order(), month.GetProperty("orders").EnumerateArray().Select(o => o.GetProperty("OrderId").GetString()!).Order());
+        Assert.Equal(activities.Count, month.GetProperty("count").GetInt32());
+        Assert.True(activities.Count >= 15, string.Join(", ", activities)); // the basic, licence and kit activities
+    }
+
+    private sealed class Failing(string activity) : IActivityHandler
+    {
+        public string Activity { get; } = activity;
+
+        public Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("storage is down (test)");
     }
 
     [Theory]

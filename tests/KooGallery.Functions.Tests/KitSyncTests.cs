@@ -24,7 +24,7 @@ public class KitSyncTests
     private static Task<LocalMarketplace> StartAsync() =>
         LocalMarketplace.StartAsync(s => s["JointOperation:RsaPrivateKey"] = MerchantKey.ExportPkcs8PrivateKeyPem());
 
-    private static async Task<CallbackReply> SyncAsync(TestApp app, string sync, string body, string? key = null, DateTimeOffset? at = null, bool sign = true)
+    internal static async Task<CallbackReply> SyncAsync(TestApp app, string sync, string body, string? key = null, DateTimeOffset? at = null, bool sign = true)
     {
         var bytes = Encoding.UTF8.GetBytes(body);
         var signed = KitSignature.Sign(key ?? TestApp.KitKey, bytes, at ?? app.Clock.GetUtcNow());
@@ -100,6 +100,33 @@ public class KitSyncTests
 
         Assert.Equal("000101", reply.ResultCode);
         Assert.Null(await Kit(market).ClientSecretAsync("T1", "c", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_plain_http_identity_domain_is_refused_outside_local_development()
+    {
+        await using var market = await LocalMarketplace.StartAsync(s => s["JointOperation:AllowHttpIdentityDomains"] = "false");
+        var http = Tenant("i-http").Replace("https://example.tenantaccount.com", "http://example.tenantaccount.com", StringComparison.Ordinal);
+
+        var refused = await SyncAsync(market.App, "tenantSync", http);
+        var taken = await SyncAsync(market.App, "tenantSync", Tenant("i-https"));
+
+        Assert.Equal("000002", refused.ResultCode);
+        Assert.Contains("https", refused.Text, StringComparison.Ordinal);
+        Assert.Equal("000000", taken.ResultCode);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("not a pem key")]
+    public async Task A_missing_or_broken_private_key_answers_000005_so_the_sync_succeeds_once_the_key_is_set(string? key)
+    {
+        await using var market = await LocalMarketplace.StartAsync(s => s["JointOperation:RsaPrivateKey"] = key);
+        var encrypted = ClientSecretCipher.Encrypt(MerchantKey, "s3cret", sha256: true);
+
+        var reply = await SyncAsync(market.App, "applicationSync", $$"""{"clientId":"c-nokey","clientSecret":"{{encrypted}}","flag":1,"tenantId":"T1","testFlag":0}""");
+
+        Assert.Equal("000005", reply.ResultCode);
     }
 
     [Fact]

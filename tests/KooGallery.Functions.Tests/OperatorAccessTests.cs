@@ -1,6 +1,8 @@
 using System.Text;
 using KooGallery.Functions.Operations;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.Tests;
@@ -10,8 +12,14 @@ public class OperatorAccessTests
 {
     private const string Key = "an-operator-key-of-enough-length";
 
-    private static OperatorAccess Access(bool platform, params string[] keys) =>
-        new(new StaticOptions(new ConsoleOptions { PlatformAuthentication = platform, OperatorKeys = [.. keys] }));
+    /// <param name="platform">Both the setting and the platform's own WEBSITE_AUTH_ENABLED say authentication runs in front.</param>
+    private static OperatorAccess Access(bool platform, params string[] keys) => Access(platform, platform, keys);
+
+    private static OperatorAccess Access(bool setting, bool platformSaysEnabled, params string[] keys) =>
+        new(
+            new StaticOptions(new ConsoleOptions { PlatformAuthentication = setting, OperatorKeys = [.. keys] }),
+            new ConfigurationBuilder().AddInMemoryCollection(platformSaysEnabled ? new Dictionary<string, string?> { [OperatorAccess.PlatformAuthSetting] = "True" } : []).Build(),
+            NullLogger<OperatorAccess>.Instance);
 
     private static HttpRequest Request(params (string Name, string Value)[] headers)
     {
@@ -44,8 +52,48 @@ public class OperatorAccessTests
     }
 
     [Fact]
-    public void The_principal_header_is_ignored_unless_the_platform_sets_it() =>
+    public void The_principal_header_is_ignored_unless_both_the_setting_and_the_platform_say_authentication_is_on()
+    {
         Assert.Null(Access(platform: false).Authenticate(Request((OperatorAccess.PrincipalHeader, Principal(WithRole)))));
+        Assert.Null(Access(setting: true, platformSaysEnabled: false).Authenticate(Request((OperatorAccess.PrincipalHeader, Principal(WithRole)))));
+        Assert.Null(Access(setting: false, platformSaysEnabled: true).Authenticate(Request((OperatorAccess.PrincipalHeader, Principal(WithRole)))));
+    }
+
+    [Theory]
+    [InlineData(null, null, null, "X-KooGallery-Console header is missing")]
+    [InlineData("1", "cross-site", null, "Sec-Fetch-Site is cross-site")]
+    [InlineData("1", "same-site", null, "Sec-Fetch-Site is same-site")]
+    [InlineData("1", null, "https://evil.example", "Origin is another site")]
+    [InlineData("1", null, "null", "Origin is another site")]
+    [InlineData("1", "same-origin", "https://app.example", null)]
+    [InlineData("1", null, null, null)]
+    public void A_change_must_carry_the_console_header_and_come_from_the_same_origin(string? header, string? site, string? origin, string? problem)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Host = new HostString("app.example");
+        context.Request.Method = "POST";
+        if (header is not null)
+        {
+            context.Request.Headers[OperatorAccess.ConsoleHeader] = header;
+        }
+
+        if (site is not null)
+        {
+            context.Request.Headers["Sec-Fetch-Site"] = site;
+        }
+
+        if (origin is not null)
+        {
+            context.Request.Headers.Origin = origin;
+        }
+
+        context.Request.Headers[OperatorAccess.KeyHeader] = Key;
+        var who = Access(false, Key).AuthenticateChange(context.Request, out var forged);
+
+        Assert.Equal(problem, OperatorAccess.CrossSiteProblem(context.Request) is { } p ? problem is not null && p.Contains(problem, StringComparison.Ordinal) ? problem : p : null);
+        Assert.Equal(problem is not null, forged);
+        Assert.Equal(problem is null, who is not null);
+    }
 
     [Fact]
     public void Operator_keys_must_match_exactly_and_short_configured_keys_never_match()

@@ -20,6 +20,9 @@ public sealed class ActivityDispatcher
         }
     }
 
+    /// <summary>Every activity this endpoint answers (tests enumerate it, so a new activity cannot be forgotten).</summary>
+    public IReadOnlyCollection<string> Activities => handlers.Keys;
+
     public Task<KooGalleryResponse> DispatchAsync(CallbackEnvelope call, CancellationToken cancellationToken)
     {
         if (handlers.TryGetValue(call.Activity, out var handler))
@@ -27,7 +30,7 @@ public sealed class ActivityDispatcher
             return handler.HandleAsync(call, cancellationToken);
         }
 
-        var message = Activities.V2Basic.Contains(call.Activity)
+        var message = KooGallery.Protocol.Wire.Activities.V2Basic.Contains(call.Activity)
             ? $"activity '{call.Activity}' is not implemented by this merchant endpoint."
             : $"unknown activity '{call.Activity}'.";
         return Task.FromResult(new KooGalleryResponse(ResultCode.InvalidParameter, message));

@@ -20,6 +20,7 @@ public sealed partial class CallbackPipeline(
     NonceStore nonces,
     ActivityDispatcher dispatcher,
     FailedOrderLedger failedOrders,
+    FailedOrderResolver failedOrderOf,
     CallbackCounters counters,
     TimeProvider time,
     ILogger<CallbackPipeline> logger)
@@ -66,10 +67,9 @@ public sealed partial class CallbackPipeline(
         var answer = new CallbackAnswer(body, BodySign.HeaderValue(SigningKeys(call, settings)[0], body), response.ResultCode);
         var elapsed = time.GetElapsedTime(started);
         counters.Count(trace.Activity, response.ResultCode.Value);
-        if (trace.OrderId is { Length: > 0 } orderId && FailedOrderLedger.IsFailure(response.ResultCode.Value, elapsed))
+        if ((trace.OrderId is { Length: > 0 } || trace.InstanceId is { Length: > 0 }) && FailedOrderLedger.IsFailure(response.ResultCode.Value, elapsed))
         {
-            var failure = new FailedCallback(orderId, trace.InstanceId, trace.Activity, response.ResultCode.Value, response.ResultMsg, elapsed, trace.IsTest, time.GetUtcNow());
-            await CountFailedOrderAsync(failure, elapsed, cancellationToken).ConfigureAwait(false);
+            await CountFailedOrderAsync(trace, response, elapsed, cancellationToken).ConfigureAwait(false);
         }
 
         // One structured line per call: Application Insights turns these properties into the custom
@@ -183,20 +183,37 @@ public sealed partial class CallbackPipeline(
     }
 
     /// <summary>
-    /// Counts the order against KooGallery's monthly threshold. Only failures pay for this write, and only
+    /// Counts the order against KooGallery's monthly threshold — the order the body names, or, when it names none,
+    /// the order of the instance or licence it names (one point read each). Only failures pay for this, and only
     /// briefly; when it cannot be written the log line below still says so.
     /// </summary>
-    private async Task CountFailedOrderAsync(FailedCallback failure, TimeSpan elapsed, CancellationToken cancellationToken)
+    private async Task CountFailedOrderAsync(CallTrace trace, KooGalleryResponse response, TimeSpan elapsed, CancellationToken cancellationToken)
     {
         // Half a second at most: when storage is what failed, the 000005 must still reach KooGallery quickly.
         var left = TimeSpan.FromSeconds(4.9) - elapsed;
         var limit = left > TimeSpan.FromMilliseconds(500) ? TimeSpan.FromMilliseconds(500) : left > TimeSpan.FromMilliseconds(100) ? left : TimeSpan.FromMilliseconds(100);
-        var counted = false;
-        if (await WriteWithinAsync(limit, async token => counted = await failedOrders.RecordAsync(failure, token).ConfigureAwait(false), cancellationToken).ConfigureAwait(false) is { } ex)
+        var at = time.GetUtcNow();
+        var counted = new List<FailedCallback>();
+        var failed = await WriteWithinAsync(
+            limit,
+            async token =>
+            {
+                foreach (var order in await failedOrderOf.OrdersAsync(trace.Activity, trace.OrderId, trace.InstanceId, trace.IsTest, token).ConfigureAwait(false))
+                {
+                    var failure = new FailedCallback(order.OrderId, order.InstanceId, trace.Activity, response.ResultCode.Value, response.ResultMsg, elapsed, order.IsTest, at);
+                    if (await failedOrders.RecordAsync(failure, token).ConfigureAwait(false))
+                    {
+                        counted.Add(failure);
+                    }
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (failed is { } ex)
         {
-            logger.LogWarning("The failed order {OrderId} (instance {InstanceId}) could not be counted ({ErrorType}).", failure.OrderId, failure.InstanceId, ex.GetType().Name);
+            logger.LogWarning("The failed order {OrderId} (instance {InstanceId}) could not be counted ({ErrorType}).", trace.OrderId, trace.InstanceId, ex.GetType().Name);
         }
-        else if (counted)
+
+        foreach (var failure in counted)
         {
             logger.LogWarning(
                 "KooGallery order {OrderId} (instance {InstanceId}) now counts as a failed order of {Month}: {Activity} answered {ResultCode} in {ElapsedMs:F0} ms.",

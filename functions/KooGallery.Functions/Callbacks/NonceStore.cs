@@ -4,6 +4,8 @@ using Azure.Data.Tables;
 using KooGallery.Functions.Configuration;
 using Microsoft.Extensions.Options;
 
+using KooGallery.Functions.Security;
+
 namespace KooGallery.Functions.Callbacks;
 
 /// <summary>What the nonce table says about a verified request.</summary>
@@ -26,9 +28,11 @@ public sealed record NonceRecord(NonceOutcome Outcome, byte[]? Answer, string? A
 /// Replay protection (§3.1): one row per nonce, inserted only if absent, holding the body's SHA-256
 /// and the instant after which the nonce may be forgotten. The partition key is the nonce itself, so the
 /// insert is a single round trip and concurrent requests with one nonce race on one row. The answer to the
-/// call is kept on the row afterwards, so an exact resend gets the same bytes back (§7.3 case 10b).
+/// call is kept on the row afterwards, so an exact resend gets the same bytes back (§7.3 case 10b) — encrypted
+/// with the credential key and bound to its nonce, because an answer can carry a tenant's initial password
+/// (<c>queryInstance</c>), which must not sit in clear text in a table.
 /// </summary>
-public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOptions> names, IOptionsMonitor<KooGalleryOptions> options, TimeProvider time)
+public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOptions> names, IOptionsMonitor<KooGalleryOptions> options, CredentialProtector protector, TimeProvider time)
 {
     private const string RowKey = "nonce";
 
@@ -73,7 +77,7 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
             if (stored.ExpiresAt > now)
             {
                 return stored.BodySha256 == entity.BodySha256
-                    ? new NonceRecord(NonceOutcome.RepeatedWithSameBody, stored.Answer, stored.AnswerCode)
+                    ? new NonceRecord(NonceOutcome.RepeatedWithSameBody, OpenAnswer(stored, nonce), stored.AnswerCode)
                     : new NonceRecord(NonceOutcome.RepeatedWithDifferentBody, null, null);
             }
 
@@ -99,10 +103,30 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
             return false;
         }
 
-        var row = new TableEntity(nonce, RowKey) { [nameof(NonceEntity.Answer)] = answer, [nameof(NonceEntity.AnswerCode)] = resultCode };
+        var row = new TableEntity(nonce, RowKey) { [nameof(NonceEntity.SealedAnswer)] = protector.ProtectBytes(answer, AnswerBinding(nonce)), [nameof(NonceEntity.AnswerCode)] = resultCode };
         await Table.UpdateEntityAsync(row, ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
         return true;
     }
+
+    /// <summary>The kept answer in clear, or null when there is none or no configured credential key opens it (the resend is then processed again).</summary>
+    private byte[]? OpenAnswer(NonceEntity stored, string nonce)
+    {
+        if (stored.SealedAnswer is not { } sealedAnswer)
+        {
+            return null;
+        }
+
+        try
+        {
+            return protector.UnprotectBytes(sealedAnswer, AnswerBinding(nonce));
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return null;
+        }
+    }
+
+    private static string AnswerBinding(string nonce) => "nonce-answer\n" + nonce;
 
     /// <summary>Deletes nonce rows past their retention; returns how many went.</summary>
     public async Task<int> PurgeExpiredAsync(CancellationToken cancellationToken)
@@ -147,7 +171,8 @@ public sealed class NonceEntity : ITableEntity
     public DateTimeOffset ExpiresAt { get; set; }
 
     /// <summary>The exact answer bytes given to the first call (not kept for 000005, which asks for a retry).</summary>
-    public byte[]? Answer { get; set; }
+    /// <summary>The answer given to the first call, encrypted (<see cref="CredentialProtector.ProtectBytes"/>).</summary>
+    public byte[]? SealedAnswer { get; set; }
 
     public string? AnswerCode { get; set; }
 }

@@ -318,8 +318,17 @@ public sealed class InstanceLifecycle(
                 continue;
             }
 
-            var outcome = await RedriveAsync(instance.InstanceId, cancellationToken, actor).ConfigureAwait(false);
-            results.Add(new BulkRedriveResult(instance, outcome.Redriven, outcome.Message));
+            try
+            {
+                var outcome = await RedriveAsync(instance.InstanceId, cancellationToken, actor).ConfigureAwait(false);
+                results.Add(new BulkRedriveResult(instance, outcome.Redriven, outcome.Message));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // One instance that cannot be re-driven now (storage trouble) does not stop the others: it is reported.
+                logger.LogError("Bulk re-drive by {Operator}: instance {InstanceId} of order {OrderId} could not be re-driven ({ErrorType}: {Error}); going on with the others.", actor, instance.InstanceId, instance.OrderId, ex.GetType().Name, ex.Message);
+                results.Add(new BulkRedriveResult(instance, false, $"re-drive failed: {ex.GetType().Name}: {ex.Message}"));
+            }
         }
 
         return results;

@@ -20,6 +20,12 @@ public sealed class JointOperationOptions
 
     /// <summary>PEM (PKCS#8 or PKCS#1) of the key whose public half is uploaded with the application credential; from Key Vault in Azure.</summary>
     public string? RsaPrivateKey { get; set; }
+
+    /// <summary>
+    /// Accept a tenant's identity domain over plain <c>http</c>. Only for local development against a simulator:
+    /// the app sends the decrypted <c>clientSecret</c> to that domain's token endpoint, which must never happen in clear text.
+    /// </summary>
+    public bool AllowHttpIdentityDomains { get; set; }
 }
 
 /// <summary>
@@ -43,6 +49,12 @@ public sealed class KitSyncService(
 
     public async Task<KooGalleryResponse> TenantAsync(TenantSyncRequest request, CancellationToken cancellationToken)
     {
+        if (request.DomainName.StartsWith("http:", StringComparison.OrdinalIgnoreCase) && !options.CurrentValue.AllowHttpIdentityDomains)
+        {
+            // The app sends the tenant application's clientSecret to this domain's token endpoint: only over TLS.
+            return new KooGalleryResponse(ResultCode.InvalidParameter, "domainName must be an https URL: the application's client secret is sent to it.");
+        }
+
         var now = time.GetUtcNow();
         var partition = KitTenantEntity.PartitionFor(request.TenantId);
         if (request.Add)
@@ -84,6 +96,14 @@ public sealed class KitSyncService(
             await Table.DeleteEntityAsync(partition, rowKey, ETag.All, cancellationToken).ConfigureAwait(false);
             await LogAsync(request.InstanceId, KitSyncs.ApplicationSync, $"application {request.ClientId} of tenant {request.TenantId} deleted", cancellationToken).ConfigureAwait(false);
             return new KooGalleryResponse(ResultCode.Success);
+        }
+
+        if (!HasPrivateKey(out var problem))
+        {
+            // The merchant's misconfiguration, not KooGallery's data: 000005, so the sync is retried and succeeds
+            // once the key is set. The callback alert fires on the 000005; this line says why.
+            logger.LogError("JOINT OPERATION MISCONFIGURED: applicationSync for tenant {TenantId}, client {ClientId} cannot be taken: {Problem}; answering 000005 so KooGallery retries.", request.TenantId, request.ClientId, problem);
+            return new KooGalleryResponse(ResultCode.InternalError, "the merchant's private key is not configured; please retry.");
         }
 
         var secret = Decrypt(request.EncryptedClientSecret);
@@ -249,26 +269,34 @@ public sealed class KitSyncService(
 
     private static string OrgRowKey(string version, string orgCode) => $"{KitOrgEntity.Prefix}{version}|{InstanceKeys.Escape(orgCode)}";
 
-    private string? Decrypt(string? encrypted)
+    private bool HasPrivateKey(out string? problem)
     {
+        problem = null;
         var pem = options.CurrentValue.RsaPrivateKey;
         if (string.IsNullOrWhiteSpace(pem))
         {
-            logger.LogError("applicationSync received but JointOperation__RsaPrivateKey is not set: the clientSecret cannot be decrypted.");
-            return null;
+            problem = "JointOperation__RsaPrivateKey is not set";
+            return false;
         }
 
         using var rsa = RSA.Create();
         try
         {
             rsa.ImportFromPem(pem);
+            return true;
         }
         catch (ArgumentException)
         {
-            logger.LogError("JointOperation__RsaPrivateKey is not a PEM RSA private key.");
-            return null;
+            problem = "JointOperation__RsaPrivateKey is not a PEM RSA private key";
+            return false;
         }
+    }
 
+    /// <summary>The clear clientSecret, or null when it does not decrypt with the (configured, valid) private key.</summary>
+    private string? Decrypt(string? encrypted)
+    {
+        using var rsa = RSA.Create();
+        rsa.ImportFromPem(options.CurrentValue.RsaPrivateKey);
         return ClientSecretCipher.TryDecrypt(rsa, encrypted);
     }
 

@@ -76,9 +76,9 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
         string instanceId,
         CancellationToken cancellationToken)
     {
-        if (access.Authenticate(request) is not { } who)
+        if (access.AuthenticateChange(request, out var forged) is not { } who)
         {
-            return Refused();
+            return Refused(forged);
         }
 
         return InstanceAdmin.RedriveAnswer(await console.RedriveInstanceAsync(instanceId, who, cancellationToken).ConfigureAwait(false));
@@ -88,9 +88,9 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
     public async Task<IActionResult> RedriveAll(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "ops/console/redrive")] HttpRequest request,
         CancellationToken cancellationToken) =>
-        access.Authenticate(request) is { } who
+        access.AuthenticateChange(request, out var forged) is { } who
             ? Json(new { results = (await console.RedriveAllAsync(who, cancellationToken).ConfigureAwait(false)).Select(InstanceAdmin.BulkView) })
-            : Refused();
+            : Refused(forged);
 
     [Function("ConsoleRedriveParkedUsage")]
     public async Task<IActionResult> RedriveParkedUsage(
@@ -98,9 +98,9 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
         string id,
         CancellationToken cancellationToken)
     {
-        if (access.Authenticate(request) is not { } who)
+        if (access.AuthenticateChange(request, out var forged) is not { } who)
         {
-            return Refused();
+            return Refused(forged);
         }
 
         return UsageAdmin.RedriveParkedAnswer(id, await console.RedriveParkedUsageAsync(id, who, cancellationToken).ConfigureAwait(false));
@@ -112,9 +112,9 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "ops/console/usage/rejected/redrive")] HttpRequest request,
         CancellationToken cancellationToken)
     {
-        if (access.Authenticate(request) is not { } who)
+        if (access.AuthenticateChange(request, out var forged) is not { } who)
         {
-            return Refused();
+            return Refused(forged);
         }
 
         return Json(await console.RedriveRefusedUsageAsync(request.Query["id"].FirstOrDefault(), who, cancellationToken).ConfigureAwait(false));
@@ -127,7 +127,9 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
         return result;
     }
 
-    /// <summary>No data, and no hint of what exists: the page then offers the sign-in.</summary>
-    private static ObjectResult Refused() =>
-        new(new { error = "sign in as an operator (role KooGallery.Operator) or send an operator key." }) { StatusCode = StatusCodes.Status401Unauthorized };
+    /// <summary>No data, and no hint of what exists: the page then offers the sign-in. A change that may have been forged by another site is 403.</summary>
+    private static ObjectResult Refused(bool forged = false) =>
+        forged
+            ? new(new { error = "refused: a change must come from the console page itself." }) { StatusCode = StatusCodes.Status403Forbidden }
+            : new(new { error = "sign in as an operator (role KooGallery.Operator) or send an operator key." }) { StatusCode = StatusCodes.Status401Unauthorized };
 }

@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.Operations;
@@ -36,10 +38,67 @@ public sealed record OperatorIdentity(string Name);
 /// signed in with the operator role, or a configured operator key (compared in constant time). Anything else
 /// gets no data.
 /// </summary>
-public sealed class OperatorAccess(IOptionsMonitor<ConsoleOptions> options)
+public sealed class OperatorAccess(IOptionsMonitor<ConsoleOptions> options, IConfiguration configuration, ILogger<OperatorAccess> logger)
 {
     public const string KeyHeader = "X-KooGallery-Operator-Key";
     public const string PrincipalHeader = "X-MS-CLIENT-PRINCIPAL";
+
+    /// <summary>
+    /// The header the console page sends with every request. A cross-site form or link cannot set a custom
+    /// header, so a state-changing request without it is refused.
+    /// </summary>
+    public const string ConsoleHeader = "X-KooGallery-Console";
+
+    /// <summary>
+    /// App Service sets <c>WEBSITE_AUTH_ENABLED=True</c> when App Service Authentication runs in front of the app;
+    /// only then has the platform removed any principal header a caller sent.
+    /// </summary>
+    public const string PlatformAuthSetting = "WEBSITE_AUTH_ENABLED";
+
+    /// <summary>True when the principal header can be believed: the setting says so, and so does the platform.</summary>
+    public bool TrustsPlatformPrincipal =>
+        options.CurrentValue.PlatformAuthentication && string.Equals(configuration[PlatformAuthSetting], "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// For requests that change state: the operator, or null when the caller is not one or the request may have
+    /// been forged by another site (no <see cref="ConsoleHeader"/>, or an <c>Origin</c> / <c>Sec-Fetch-Site</c>
+    /// that is not this site). <paramref name="forged"/> says which, so the caller answers 403 rather than 401.
+    /// </summary>
+    public OperatorIdentity? AuthenticateChange(HttpRequest request, out bool forged)
+    {
+        var problem = CrossSiteProblem(request);
+        forged = problem is not null;
+        if (forged)
+        {
+            logger.LogWarning("Console request {Method} {Path} refused as possibly forged by another site: {Problem}.", request.Method, request.Path, problem);
+            return null;
+        }
+
+        return Authenticate(request);
+    }
+
+    /// <summary>Why a request may come from another site, or null when it comes from the console's own page.</summary>
+    internal static string? CrossSiteProblem(HttpRequest request)
+    {
+        if (request.Headers[ConsoleHeader].FirstOrDefault() is not { Length: > 0 })
+        {
+            return $"the {ConsoleHeader} header is missing";
+        }
+
+        if (request.Headers["Sec-Fetch-Site"].FirstOrDefault() is { Length: > 0 } site && site is not ("same-origin" or "none"))
+        {
+            return $"Sec-Fetch-Site is {site}";
+        }
+
+        if (request.Headers.Origin.FirstOrDefault() is { Length: > 0 } origin
+            && (!Uri.TryCreate(origin, UriKind.Absolute, out var from) || from.Scheme is not ("https" or "http")
+                || !string.Equals(from.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase)))
+        {
+            return "the Origin is another site";
+        }
+
+        return null;
+    }
 
     public OperatorIdentity? Authenticate(HttpRequest request)
     {
@@ -59,7 +118,7 @@ public sealed class OperatorAccess(IOptionsMonitor<ConsoleOptions> options)
             return null;
         }
 
-        if (settings.PlatformAuthentication && request.Headers[PrincipalHeader].FirstOrDefault() is { Length: > 0 } principal)
+        if (TrustsPlatformPrincipal && request.Headers[PrincipalHeader].FirstOrDefault() is { Length: > 0 } principal)
         {
             return FromPrincipal(principal, settings.OperatorRole);
         }

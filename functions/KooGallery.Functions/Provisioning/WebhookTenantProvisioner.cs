@@ -28,8 +28,9 @@ public sealed class WebhookTenantProvisioner(
     public async Task<AppInfo> ProvisionAsync(ProvisionTenant tenant, CancellationToken cancellationToken)
     {
         var reply = await SendAsync(tenant, new { order = tenant.Order, orderLineId = tenant.OrderLineId }, cancellationToken).ConfigureAwait(false);
-        var app = Deserialize<AppInfoReply>(tenant, reply);
-        if (app is null || !CustomerUrls.IsAcceptable(app.FrontEndUrl) || (app.AdminUrl is not null && !CustomerUrls.IsAcceptable(app.AdminUrl)))
+        var app = Deserialize<AppInfoReply>(tenant, reply)
+            ?? throw new TenantProvisioningException($"The tenant API's provision answer for instance {tenant.InstanceId} is empty.", isTransient: true);
+        if (!CustomerUrls.IsAcceptable(app.FrontEndUrl) || (app.AdminUrl is not null && !CustomerUrls.IsAcceptable(app.AdminUrl)))
         {
             throw new TenantProvisioningException(
                 $"The tenant API's provision answer for instance {tenant.InstanceId} has no usable frontEndUrl/adminUrl (absolute https URL, http only on loopback, at most {AppInfo.MaxUrlLength} characters).",
@@ -61,7 +62,7 @@ public sealed class WebhookTenantProvisioner(
     {
         var reply = await SendAsync(check, new { productInfo = check.ProductInfo }, cancellationToken).ConfigureAwait(false);
         var verdict = Deserialize<SpecChangeReply>(check, reply)
-            ?? throw new TenantProvisioningException($"The tenant API's check-spec-change answer for instance {check.InstanceId} is empty.", isTransient: false);
+            ?? throw new TenantProvisioningException($"The tenant API's check-spec-change answer for instance {check.InstanceId} is empty.", isTransient: true);
         return new SpecChangeVerdict(verdict.Allowed, verdict.Reason);
     }
 
@@ -114,7 +115,9 @@ public sealed class WebhookTenantProvisioner(
         }
         catch (JsonException ex)
         {
-            throw new TenantProvisioningException($"The tenant API's answer to {tenantEvent.Name} of instance {tenantEvent.InstanceId} is not the expected JSON.", isTransient: false, ex);
+            // An HTTP 200 that is not the API's answer (an HTML page from a proxy, a truncated body) comes from trouble
+            // on the way, as with KooGallery's open API: worth trying again later, like a 5xx.
+            throw new TenantProvisioningException($"The tenant API's answer to {tenantEvent.Name} of instance {tenantEvent.InstanceId} is not the expected JSON.", isTransient: true, ex);
         }
     }
 

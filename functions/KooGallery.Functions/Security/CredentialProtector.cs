@@ -60,17 +60,8 @@ public sealed class CredentialProtector
 
     public string Protect(string plaintext, string boundTo)
     {
-        var (id, key) = keys[0];
-        var nonce = RandomNumberGenerator.GetBytes(NonceSize);
-        var clear = Encoding.UTF8.GetBytes(plaintext);
-        var output = new byte[NonceSize + TagSize + clear.Length];
-        using (var aes = new AesGcm(key, TagSize))
-        {
-            aes.Encrypt(nonce, clear, output.AsSpan(NonceSize + TagSize), output.AsSpan(NonceSize, TagSize), Encoding.UTF8.GetBytes(boundTo));
-        }
-
-        nonce.CopyTo(output, 0);
-        return $"{Prefix}{id}:{Convert.ToBase64String(output)}";
+        var (id, _) = keys[0];
+        return $"{Prefix}{id}:{Convert.ToBase64String(Seal(keys[0].Key, Encoding.UTF8.GetBytes(plaintext), boundTo))}";
     }
 
     /// <summary>The clear text; throws <see cref="CryptographicException"/> when no configured key wrote it or it was altered.</summary>
@@ -82,9 +73,57 @@ public sealed class CredentialProtector
             throw new CryptographicException("The stored credential is not in the protected format.");
         }
 
-        var key = keys.FirstOrDefault(k => k.Id == parts[1]).Key
-            ?? throw new CryptographicException($"The stored credential was written with key {parts[1]}, which is no longer configured under Credentials__Keys__*.");
-        var data = Convert.FromBase64String(parts[2]);
+        return Encoding.UTF8.GetString(Open(KeyFor(parts[1]), Convert.FromBase64String(parts[2]), boundTo));
+    }
+
+    /// <summary>
+    /// Binary form for values kept as bytes (e.g. an answer kept for exact resends, which may carry a password):
+    /// the key id (4 bytes), then nonce, tag and ciphertext, bound to <paramref name="boundTo"/>.
+    /// </summary>
+    public byte[] ProtectBytes(ReadOnlySpan<byte> clear, string boundTo)
+    {
+        var (id, key) = keys[0];
+        var sealedBytes = Seal(key, clear, boundTo);
+        var output = new byte[KeyIdSize + sealedBytes.Length];
+        Convert.FromHexString(id).CopyTo(output, 0);
+        sealedBytes.CopyTo(output, KeyIdSize);
+        return output;
+    }
+
+    /// <summary>The clear bytes of <see cref="ProtectBytes"/>; throws <see cref="CryptographicException"/> when no configured key wrote them or they were altered.</summary>
+    public byte[] UnprotectBytes(byte[] protectedValue, string boundTo)
+    {
+        if (protectedValue.Length < KeyIdSize)
+        {
+            throw new CryptographicException("The stored value is truncated.");
+        }
+
+        return Open(KeyFor(Convert.ToHexStringLower(protectedValue.AsSpan(0, KeyIdSize))), protectedValue.AsSpan(KeyIdSize).ToArray(), boundTo);
+    }
+
+    public static bool IsProtected(string? value) => value?.StartsWith(Prefix, StringComparison.Ordinal) == true;
+
+    private const int KeyIdSize = 4;
+
+    private byte[] KeyFor(string id) =>
+        keys.FirstOrDefault(k => k.Id == id).Key
+        ?? throw new CryptographicException($"The stored credential was written with key {id}, which is no longer configured under Credentials__Keys__*.");
+
+    private static byte[] Seal(byte[] key, ReadOnlySpan<byte> clear, string boundTo)
+    {
+        var nonce = RandomNumberGenerator.GetBytes(NonceSize);
+        var output = new byte[NonceSize + TagSize + clear.Length];
+        using (var aes = new AesGcm(key, TagSize))
+        {
+            aes.Encrypt(nonce, clear, output.AsSpan(NonceSize + TagSize), output.AsSpan(NonceSize, TagSize), Encoding.UTF8.GetBytes(boundTo));
+        }
+
+        nonce.CopyTo(output, 0);
+        return output;
+    }
+
+    private static byte[] Open(byte[] key, byte[] data, string boundTo)
+    {
         if (data.Length < NonceSize + TagSize)
         {
             throw new CryptographicException("The stored credential is truncated.");
@@ -96,12 +135,10 @@ public sealed class CredentialProtector
             aes.Decrypt(data.AsSpan(0, NonceSize), data.AsSpan(NonceSize + TagSize), data.AsSpan(NonceSize, TagSize), clear, Encoding.UTF8.GetBytes(boundTo));
         }
 
-        return Encoding.UTF8.GetString(clear);
+        return clear;
     }
-
-    public static bool IsProtected(string? value) => value?.StartsWith(Prefix, StringComparison.Ordinal) == true;
 
     private static byte[] Derive(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes("koogallery-credential-key\n" + secret));
 
-    private static string KeyId(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("koogallery-credential-key-id\n" + secret)).AsSpan(0, 4));
+    private static string KeyId(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("koogallery-credential-key-id\n" + secret)).AsSpan(0, KeyIdSize));
 }

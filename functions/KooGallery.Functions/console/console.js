@@ -5,8 +5,9 @@ const keyStore = 'koogallery-operator-key';
 const $ = (id) => document.getElementById(id);
 
 function headers() {
+  // X-KooGallery-Console: a header another site's form or link cannot send, which the app requires on changes.
   const key = sessionStorage.getItem(keyStore);
-  return key ? { 'X-KooGallery-Operator-Key': key } : {};
+  return key ? { 'X-KooGallery-Console': '1', 'X-KooGallery-Operator-Key': key } : { 'X-KooGallery-Console': '1' };
 }
 
 async function api(path, method = 'GET') {
