@@ -89,7 +89,7 @@ param koogalleryKitKey string = ''
 @description('Signs the login tickets of joint-operation single sign-on (Login__TicketKeys__0, at least 32 characters); empty: sign-on is not offered.')
 param loginTicketKey string = ''
 
-@description('The sign-on callback address registered with the application credential; empty: the app\'s own /api/login/callback.')
+@description('The sign-on callback address registered with the application credential (https://<public address>/api/login/callback). Required with loginTicketKey: the app refuses to start with sign-on and no callback address.')
 param loginCallbackUrl string = ''
 
 @description('Client id of the Microsoft Entra app registration operators sign in to the console with (it defines the KooGallery.Operator app role); empty: no sign-in, the console takes only an operator key.')

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against real local storage.
 # Needs: .NET 10 SDK and Node.js 20+ (and Chromium, installed from Debian's packages when missing and run as
-# root). Installs Azurite from package-lock.json when it is missing or stale;
+# root). Installs Azurite and Huawei's SDK from package-lock.json when missing or stale;
 # the tests start it themselves (in memory, on free ports). Extra arguments go to `dotnet test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pinned=$(node -p "require('./package.json').devDependencies.azurite")
-installed=$(node -p "try { require('./node_modules/azurite/package.json').version } catch { '' }")
-if [ "$installed" != "$pinned" ]; then
-  echo "scripts/test.sh: installing Azurite $pinned (npm ci) ..."
+# Every dev dependency at its pinned version: Azurite, and Huawei's SDK (the signing oracle of the differential test).
+stale=$(node -p "Object.entries(require('./package.json').devDependencies).filter(([n, v]) => { try { return require('./node_modules/' + n + '/package.json').version !== v } catch { return true } }).map(([n]) => n).join(' ')")
+if [ -n "$stale" ]; then
+  echo "scripts/test.sh: installing $stale (npm ci) ..."
   npm ci --no-audit --no-fund --loglevel=error
 fi
 

@@ -123,10 +123,14 @@ public class BadInputTests
         private const char InvalidBytes = '\u0001';
 
         private static readonly string[] Activities =
-            ["newInstance", "queryInstance", "refreshInstance", "updateInstanceStatus", "releaseInstance", "upgradeInstance", "changeInstanceCheck", "unknownActivity", string.Empty];
+            ["newInstance", "queryInstance", "refreshInstance", "updateInstanceStatus", "releaseInstance", "upgradeInstance", "changeInstanceCheck",
+             "refreshLicenseCode", "updateLicenseCodeStatus", "releaseLicenseCode", "unknownActivity", string.Empty];
+
+        /// <summary>Ids that must become valid Table keys or a clear 000002, never a storage error: / \ # ? and control characters.</summary>
+        private static readonly string[] AwkwardIds = ["a/b#c?d\\\\e%f&g=h+N6TR1O", "PL\\u0001x", "PL%2F", "PL#1", "PL?", "PLMOCK0001"];
 
         private static readonly string[] FieldNames =
-            ["instanceId", "orderId", "orderLineId", "businessId", "productId", "scene", "expireTime", "status", "testFlag", "productInfo", "orderInfo", "buyerInfo", "activity", "extra"];
+            ["instanceId", "orderId", "orderLineId", "businessId", "productId", "scene", "expireTime", "status", "testFlag", "productInfo", "orderInfo", "buyerInfo", "activity", "license", "extra"];
 
         /// <summary>What the answer must be for this query shape, when the query alone decides it.</summary>
         public string? Expected => Query switch
@@ -147,7 +151,9 @@ public class BadInputTests
                     .Select(s => JsonSerializer.Serialize(s)),
                 Gen.OneOf(
                     Gen.Const("\"20301231235959\""), Gen.Const("\"2030-12-31\""), Gen.Const("\"RENEWAL\""), Gen.Const("\"TRIAL_TO_FORMAL\""),
-                    Gen.Const("\"FREEZE\""), Gen.Const("\"UNFREEZE\""), Gen.Const("\"1\""), Gen.Const("\"0\""), Gen.Const("\"MOCKPERIODYEARNEW\"")));
+                    Gen.Const("\"FREEZE\""), Gen.Const("\"UNFREEZE\""), Gen.Const("\"1\""), Gen.Const("\"0\""), Gen.Const("\"MOCKPERIODYEARNEW\""),
+                    Gen.Const("\"00010101000000\""), Gen.Const("\"99991231235959\"")),
+                Gen.OneOf(AwkwardIds.Select(i => Gen.Const("\"" + i + "\"")).ToArray()));
             var scalar = Gen.OneOf(
                 text,
                 Gen.OneOf(Gen.Const("0"), Gen.Const("-1"), Gen.Const("1e400"), Gen.Const("12345678901234567890123"), Gen.Const("1.5"), Gen.Const("true"), Gen.Const("null")));
@@ -164,6 +170,8 @@ public class BadInputTests
                 Gen.Const(new[] { "not json" }), Gen.Const(new[] { $"{{\"activity\":\"queryInstance\",\"instanceId\":\"a{InvalidBytes}\"}}" }),
                 Gen.Const(new[] { "{\"a\":" + new string('[', 100) }));
             var instance = Gen.OneOf(Gen.Const(ready), Gen.Const(released), Gen.Const("kg-unknown"));
+            var licence = Gen.OneOf(AwkwardIds.Select(Gen.Const).ToArray());
+            var expiry = Gen.OneOf(Gen.Const("20301231235959"), Gen.Const("00010101000000"), Gen.Const("99991231235959"));
             var id = Gen.Int[1, 99999].Select(i => $"CS{i:D8}");
             var wellFormed = Gen.OneOf(
                 Gen.Select(id, Gen.Bool, (o, t) => $"\"activity\":\"newInstance\",\"orderId\":\"{o}\",\"orderLineId\":\"{o}-1\",\"businessId\":\"{Guid.NewGuid()}\",\"testFlag\":\"{(t ? 1 : 0)}\""),
@@ -171,7 +179,11 @@ public class BadInputTests
                 Gen.Select(instance, id, Gen.OneOf(Gen.Const("RENEWAL"), Gen.Const("TRIAL_TO_FORMAL"), Gen.Const("UNSUBSCRIBE_RENEWAL_PERIOD")), (i, o, sc) => $"\"activity\":\"refreshInstance\",\"instanceId\":\"{i}\",\"orderId\":\"{o}\",\"orderLineId\":\"{o}-1\",\"scene\":\"{sc}\",\"expireTime\":\"20301231235959\",\"testFlag\":\"1\""),
                 Gen.Select(instance, Gen.Bool, (i, f) => $"\"activity\":\"updateInstanceStatus\",\"instanceId\":\"{i}\",\"status\":\"{(f ? "FREEZE" : "UNFREEZE")}\",\"testFlag\":\"1\""),
                 Gen.Select(instance, id, (i, o) => $"\"activity\":\"upgradeInstance\",\"instanceId\":\"{i}\",\"orderId\":\"{o}\",\"orderLineId\":\"{o}-1\",\"testFlag\":\"1\""),
-                Gen.Select(instance, Gen.Int[0, 100], (i, q) => $"\"activity\":\"changeInstanceCheck\",\"instanceId\":\"{i}\",\"productInfo\":{{\"productId\":\"p\",\"skuCode\":\"s\",\"linearValue\":{q}}},\"testFlag\":\"1\""));
+                Gen.Select(instance, Gen.Int[0, 100], (i, q) => $"\"activity\":\"changeInstanceCheck\",\"instanceId\":\"{i}\",\"productInfo\":{{\"productId\":\"p\",\"skuCode\":\"s\",\"linearValue\":{q}}},\"testFlag\":\"1\""),
+                Gen.Select(instance, id, (i, o) => $"\"activity\":\"refreshInstance\",\"instanceId\":\"{i}\",\"orderId\":\"{o}\",\"orderLineId\":\"{o}-1\",\"scene\":\"RENEWAL\",\"expireTime\":\"00010101000000\",\"testFlag\":\"1\""),
+                Gen.Select(licence, id, expiry, (l, o, e) => $"\"activity\":\"refreshLicenseCode\",\"license\":\"{l}\",\"orderId\":\"{o}\",\"orderLineId\":\"{o}-1\",\"expireTime\":\"{e}\",\"productId\":\"OFFI-LIC\",\"scene\":\"RENEWAL\""),
+                Gen.Select(licence, Gen.Bool, (l, f) => $"\"activity\":\"updateLicenseCodeStatus\",\"license\":\"{l}\",\"status\":\"{(f ? "FREEZE" : "UNFREEZE")}\""),
+                Gen.Select(licence, id, (l, o) => $"\"activity\":\"releaseLicenseCode\",\"license\":\"{l}\",\"orderId\":\"{o}\",\"orderLineId\":\"{o}-1\""));
             var mutated = Gen.Select(wellFormed, field.Array[0, 2], (w, extra) => new[] { "{", w }.Concat(extra.Select(x => "," + x)).Append("}").ToArray());
             var body = Gen.Frequency((5, mutated), (4, objectBody), (1, otherBody));
             return Gen.Select(body, Gen.Int[0, 19], Gen.Int[0, 30], (b, q, bom) => new FuzzCase(b, q, bom == 0));

@@ -57,6 +57,22 @@ public class HostTests
     }
 
     [Fact]
+    public async Task Sign_on_without_a_callback_address_stops_the_app_at_start_outside_development()
+    {
+        var settings = TestApp.SampleSettings();
+        settings["Login:CallbackUrl"] = string.Empty;
+        using var host = TestApp.BuildHost(settings);
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("Login__CallbackUrl", error.Message, StringComparison.Ordinal);
+        settings.Remove("Login:TicketKeys:0");
+        using var withoutSignOn = TestApp.BuildHost(settings);
+        await withoutSignOn.StartAsync(); // no sign-on offered, nothing to require
+        await withoutSignOn.StopAsync();
+    }
+
+    [Fact]
     public async Task An_empty_key_and_a_retention_shorter_than_the_window_are_refused()
     {
         var settings = TestApp.SampleSettings();

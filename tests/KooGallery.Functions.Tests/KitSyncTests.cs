@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using CsCheck;
 using System.Text;
 using System.Text.Json;
 using Azure.Data.Tables;
@@ -127,6 +128,37 @@ public class KitSyncTests
         var reply = await SyncAsync(market.App, "applicationSync", $$"""{"clientId":"c-nokey","clientSecret":"{{encrypted}}","flag":1,"tenantId":"T1","testFlag":0}""");
 
         Assert.Equal("000005", reply.ResultCode);
+    }
+
+    /// <summary>
+    /// Generated kit syncs (awkward ids, times, flags, types, missing fields) against the real app: every answer is
+    /// signed with the kit Key, parseable, and never 000005 — input that can never succeed is never "retry".
+    /// </summary>
+    [Fact]
+    public async Task Fuzzed_kit_syncs_always_get_a_signed_answer_and_never_000005_while_storage_is_up()
+    {
+        await using var market = await StartAsync();
+        string[] syncs = ["tenantSync", "applicationSync", "authSync", "singleOrgSync", "allOrgSync"];
+        string[] names = ["instanceId", "orderId", "tenantId", "tenantCode", "name", "domainName", "flag", "testFlag", "timeStamp", "clientId", "clientSecret", "userName", "role", "orgCode", "orgName", "parentCode", "orgList", "userList"];
+        var encrypted = ClientSecretCipher.Encrypt(MerchantKey, "s3cret", sha256: true);
+        var value = CsCheck.Gen.OneOf(
+            CsCheck.Gen.OneOf(new[] { "\"a/b#c?d\\\\e%f\"", "\"PL\\u0001x\"", "\"\"", "\"https://tenant.example.com\"", "\"http://tenant.example.com\"", "\"ftp://x\"", "\"20220413093539534\"", "\"00010101000000\"", $"\"{encrypted}\"", "\"bm90IGVuY3J5cHRlZA==\"", "\"华为云\"", $"\"{new string('x', 300)}\"" }.Select(CsCheck.Gen.Const).ToArray()),
+            CsCheck.Gen.OneOf(new[] { "0", "1", "2", "-1", "1e400", "true", "null", "[]", "{}", "[{\"orgCode\":\"a/b\",\"orgName\":\"n\"}]", "[{\"userName\":\"u#1\",\"role\":\"admin\"}]" }.Select(CsCheck.Gen.Const).ToArray()));
+        var field = CsCheck.Gen.Select(CsCheck.Gen.OneOf(names.Select(CsCheck.Gen.Const).ToArray()), value, (n, v) => $"\"{n}\":{v}");
+        var call = CsCheck.Gen.Select(CsCheck.Gen.OneOf(syncs.Select(CsCheck.Gen.Const).ToArray()), field.Array[0, 10], (sync, fields) => (Sync: sync, Body: "{" + string.Join(',', fields.DistinctBy(f => f[..f.IndexOf(':', StringComparison.Ordinal)])) + "}"));
+
+        await call.SampleAsync(
+            async c =>
+            {
+                var reply = await SyncAsync(market.App, c.Sync, c.Body);
+
+                Assert.Equal(200, reply.StatusCode);
+                Assert.True(BodySign.Verify(TestApp.KitKey, reply.BodySign, reply.Body), "Body-Sign does not verify");
+                Assert.Contains(reply.ResultCode, new[] { "000000", "000001", "000002", "000003", "000101" });
+            },
+            iter: 400,
+            threads: 4,
+            print: c => c.Sync + " " + c.Body);
     }
 
     [Fact]

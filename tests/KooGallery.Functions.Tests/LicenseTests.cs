@@ -40,6 +40,35 @@ public class LicenseTests
         (LicenseVerdict)((OkObjectResult)await market.App.Function<LicenseEndpoints>().Check(new DefaultHttpContext().Request, license, CancellationToken.None)).Value!;
 
     [Fact]
+    public async Task A_licence_code_holding_characters_table_keys_forbid_is_stored_and_changed_like_any_other()
+    {
+        await using var market = await StartAsync();
+        const string awkward = "a/b#c?d\\e%f&g=h+N6TR1O";
+
+        var refreshed = await Refresh(market, awkward);
+        var frozen = await market.CallAsync("updateLicenseCodeStatus", new { license = awkward, status = "FREEZE" });
+        var released = await market.CallAsync("releaseLicenseCode", new { license = awkward });
+
+        Assert.Equal(("000000", "000000", "000000"), (refreshed.ResultCode, frozen.ResultCode, released.ResultCode));
+        Assert.Equal(LicenseStatus.Released, (await Stored(market, awkward))!.Status);
+    }
+
+    [Theory]
+    [InlineData("refreshLicenseCode")]
+    [InlineData("refreshInstance")]
+    public async Task An_expiry_no_calendar_can_hold_is_a_parameter_error_even_for_unknown_ids(string activity)
+    {
+        await using var market = await StartAsync();
+
+        var reply = activity == "refreshLicenseCode"
+            ? await Refresh(market, "PLUNKNOWN01", expireTime: "00010101000000")
+            : await market.CallAsync("refreshInstance", new { instanceId = "kg-unknown", orderId = "CS-1", orderLineId = "CS-1-1", scene = "RENEWAL", expireTime = "00010101000000" });
+
+        Assert.Equal("000002", reply.ResultCode);
+        Assert.Contains("expireTime", reply.ResultMsg, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_renewal_of_a_licence_not_seen_yet_is_recorded_once_with_its_expiry()
     {
         await using var market = await StartAsync();

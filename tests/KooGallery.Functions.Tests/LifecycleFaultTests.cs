@@ -82,6 +82,49 @@ public class LifecycleFaultTests
         Assert.Contains(events, e => e.Kind == "worker-failed" && e.Detail!.Contains("no usable KooGallery answer", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("<html><body>502 Bad Gateway</body></html>")]
+    [InlineData("{\"frontEndUrl\":\"https://trunc")]
+    public async Task A_malformed_http_200_from_the_tenant_api_is_retried_like_a_5xx(string body)
+    {
+        await using var market = await LocalMarketplace.StartAsync(FastOutbound, webhookTenants: true);
+        market.TenantApi!.Faults.Enqueue(new Fault.Malformed(body), times: 2);
+        var id = await market.NewInstanceAsync("CS-TENANT-MALFORMED", test: false);
+
+        await market.DrainAsync();
+
+        Assert.Equal(nameof(InstanceState.Ready), (await market.InstanceAsync(id))!.State);
+        var events = await market.App.Services.GetRequiredService<InstanceRepository>().EventsAsync(id, CancellationToken.None);
+        Assert.Contains(events, e => e.Kind == "worker-failed" && e.Detail!.Contains("not the expected JSON", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Bulk_redrive_goes_on_past_an_instance_that_cannot_be_redriven_and_reports_it()
+    {
+        var outage = new StorageOutage();
+        await using var market = await LocalMarketplace.StartAsync(
+            s =>
+            {
+                FastOutbound(s);
+                s["Lifecycle:GiveUpAfter"] = "01:00:00";
+            },
+            services: outage.FailIn);
+        market.OpenApi.Faults.OutageUntil(market.App.Clock, market.App.Clock.GetUtcNow() + TimeSpan.FromHours(3), new Fault.ServerError(503));
+        var ids = new[] { await market.NewInstanceAsync("CS-BULK-1", test: false), await market.NewInstanceAsync("CS-BULK-2", test: false) };
+        await market.DrainAsync();
+        market.OpenApi.Faults.Clear();
+
+        outage.Arm(m => m.Request.Uri.ToUri().ToString().Contains(ids[0], StringComparison.Ordinal)); // its partition is unreachable
+        var results = await market.App.Services.GetRequiredService<InstanceLifecycle>().RedriveFailedAsync(null, null, null, dryRun: false, "test operator", CancellationToken.None);
+        outage.Disarm();
+
+        Assert.Equal(2, results.Count);
+        var stuck = results.Single(r => r.Instance.InstanceId == ids[0]);
+        Assert.False(stuck.Redriven);
+        Assert.Contains("re-drive failed", stuck.Message, StringComparison.Ordinal);
+        Assert.True(results.Single(r => r.Instance.InstanceId == ids[1]).Redriven);
+    }
+
     [Fact]
     public async Task Failing_past_the_give_up_window_fails_the_instance_and_bulk_redrive_recovers_every_one()
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.JointOperation;
@@ -21,8 +22,9 @@ public sealed class LoginOptions
     public TimeSpan StateLifetime { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// The callback address registered with the application credential; empty: this app's own
-    /// <c>/api/login/callback</c> on the host the browser used.
+    /// The callback address registered with the application credential. Required whenever sign-on is offered
+    /// (a ticket key is set), except in Development, where empty means this app's own <c>/api/login/callback</c>
+    /// on the host the browser used — a redirect URI taken from a request header is for local runs only.
     /// </summary>
     public string? CallbackUrl { get; set; }
 
@@ -40,11 +42,16 @@ public sealed class LoginOptions
     public string Issuer { get; set; } = "koogallery-functions";
 }
 
-internal sealed class LoginOptionsValidator : IValidateOptions<LoginOptions>
+internal sealed class LoginOptionsValidator(IHostEnvironment environment) : IValidateOptions<LoginOptions>
 {
     public ValidateOptionsResult Validate(string? name, LoginOptions o)
     {
         var failures = new List<string>();
+        if (o.TicketKeys.Count > 0 && string.IsNullOrEmpty(o.CallbackUrl) && !environment.IsDevelopment())
+        {
+            failures.Add("Login__CallbackUrl must be set (the address registered with the application credential) when sign-on is offered (Login__TicketKeys__0); only in Development may it be taken from the request.");
+        }
+
         // No key: single sign-on is simply not offered (the login pages say so); a key that is there must be usable.
         if (o.TicketKeys.Any(k => string.IsNullOrEmpty(k) || k.Length < 32))
         {

@@ -23,7 +23,8 @@ public sealed class ScheduleStore(TableServiceClient tables, IOptions<StorageOpt
 
     private TableClient Table => tables.GetTableClient(names.Value.ScheduleTable);
 
-    public static string KeyFor(DateTimeOffset due, string subject) => $"{due.UtcTicks:D19}|{subject}";
+    /// <summary>The row key: the due time, then the subject escaped like every other id that becomes a key (a licence code may hold / \ # ?).</summary>
+    public static string KeyFor(DateTimeOffset due, string subject) => $"{due.UtcTicks:D19}|{Instances.InstanceKeys.Escape(subject)}";
 
     /// <summary>Writes (or rewrites) an entry; the same due time and subject is one row.</summary>
     public async Task ScheduleAsync(string kind, DateTimeOffset due, string subject, CancellationToken cancellationToken)

@@ -122,11 +122,14 @@ public sealed class ApigSigner(string accessKey, string secretKey, IEnumerable<s
                 var equals = pair.IndexOf('=', StringComparison.Ordinal);
                 var name = equals < 0 ? pair : pair[..equals];
                 var value = equals < 0 ? string.Empty : pair[(equals + 1)..];
-                return (Name: Escape(Decode(name)), Value: Escape(Decode(value)));
+                return (Name: Decode(name), Value: Decode(value));
             })
+
+            // As Huawei's SDK signers do (AKSKSigner, Signer.cs): sort the raw names, then the raw values of a repeated
+            // name, by UTF-16 code unit, and escape afterwards — escaping first would order "%3B" before "A".
             .OrderBy(p => p.Name, StringComparer.Ordinal)
             .ThenBy(p => p.Value, StringComparer.Ordinal)
-            .Select(p => $"{p.Name}={p.Value}"));
+            .Select(p => $"{Escape(p.Name)}={Escape(p.Value)}"));
     }
 
     public static string StringToSign(string sdkDate, string canonicalRequest) =>

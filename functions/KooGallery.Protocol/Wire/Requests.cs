@@ -186,9 +186,14 @@ public sealed record RefreshInstanceRequest(
         return WireParse<RefreshInstanceRequest>.Ok(new(instanceId, orderId, orderLineId, scene, productId, expireTime, isTest));
     }
 
-    /// <summary>Reads <c>yyyyMMddHHmmss</c> as a wall-clock time; the caller applies the configured offset.</summary>
+    /// <summary>
+    /// Reads <c>yyyyMMddHHmmss</c> as a wall-clock time; the caller applies the configured offset. Years outside
+    /// 1970–9998 are refused (a parameter error): no real expiry lies there, and at the edges of the calendar an
+    /// offset of ±14 hours would not fit in a <see cref="DateTimeOffset"/>.
+    /// </summary>
     public static bool TryParseExpireTime(string value, out DateTime wallClock) =>
-        DateTime.TryParseExact(value, ExpireTimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out wallClock);
+        DateTime.TryParseExact(value, ExpireTimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out wallClock)
+        && wallClock.Year is >= 1970 and <= 9998;
 }
 
 /// <summary>The <c>updateInstanceStatus</c> statuses (§5.4).</summary>

@@ -39,6 +39,7 @@ public sealed class LoginBrowserTests : IAsyncLifetime
         market = await LocalMarketplace.StartAsync(s =>
         {
             s["JointOperation:RsaPrivateKey"] = MerchantKey.ExportPkcs8PrivateKeyPem();
+            s["Login:CallbackUrl"] = host.BaseUrl + "api/login/callback";
             s["Provisioning:BuiltIn:FrontEndUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
             s["Provisioning:BuiltIn:AdminUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
         });

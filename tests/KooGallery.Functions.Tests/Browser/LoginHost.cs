@@ -32,8 +32,7 @@ public sealed class LoginHost : IAsyncDisposable
         LoginHost? host = null;
         var (web, baseUrl) = await LoopbackWeb.StartAsync(web =>
         {
-            web.MapGet("/api/login", ctx => Run(ctx, callback: false));
-            web.MapGet("/api/login/callback", ctx => Run(ctx, callback: true));
+            LoopbackWeb.MapFunctions(web, typeof(LoginFunctions), () => host!.App!.Function<LoginFunctions>());
             web.MapGet("/frontend/{instanceId}", ctx =>
             {
                 ctx.Response.ContentType = "text/html; charset=utf-8";
@@ -42,13 +41,6 @@ public sealed class LoginHost : IAsyncDisposable
         });
         host = new LoginHost(web, baseUrl);
         return host;
-
-        async Task Run(HttpContext ctx, bool callback)
-        {
-            var functions = host!.App!.Function<LoginFunctions>();
-            var result = callback ? await functions.Callback(ctx.Request, ctx.RequestAborted) : await functions.Start(ctx.Request, ctx.RequestAborted);
-            await LoopbackWeb.ExecuteAsync(ctx, result);
-        }
     }
 
     public async ValueTask DisposeAsync()

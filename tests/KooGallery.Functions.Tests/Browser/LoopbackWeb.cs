@@ -31,6 +31,35 @@ public static class LoopbackWeb
         return (web, new Uri($"http://localhost:{address.Port}/"));
     }
 
+    /// <summary>
+    /// Maps every HTTP function of <paramref name="functions"/> at the route and verbs its own attributes give
+    /// (<c>/api/</c> + route, as the host does), so a wrong route in a trigger fails the browser tests instead of
+    /// hiding behind a route copied by hand. Route values bind to the method's parameters by name.
+    /// </summary>
+    public static void MapFunctions(WebApplication web, Type functions, Func<object> create)
+    {
+        foreach (var method in functions.GetMethods().Where(m => m.GetCustomAttributes(typeof(Microsoft.Azure.Functions.Worker.FunctionAttribute), false).Length > 0))
+        {
+            var trigger = method.GetParameters()
+                .Select(p => (Microsoft.Azure.Functions.Worker.HttpTriggerAttribute?)p.GetCustomAttributes(typeof(Microsoft.Azure.Functions.Worker.HttpTriggerAttribute), false).FirstOrDefault())
+                .FirstOrDefault(t => t is not null);
+            if (trigger?.Route is not { } route)
+            {
+                continue;
+            }
+
+            web.MapMethods("/api/" + route, (trigger.Methods ?? ["GET"]).Select(m => m.ToUpperInvariant()), async ctx =>
+            {
+                var arguments = method.GetParameters().Select(p =>
+                    p.ParameterType == typeof(HttpRequest) ? ctx.Request
+                    : p.ParameterType == typeof(CancellationToken) ? ctx.RequestAborted
+                    : (object?)(ctx.Request.RouteValues[p.Name!] as string)).ToArray();
+                var result = method.Invoke(create(), arguments);
+                await ExecuteAsync(ctx, result is Task<IActionResult> pending ? await pending : (IActionResult)result!);
+            });
+        }
+    }
+
     /// <summary>Writes a function's <see cref="IActionResult"/> to the response, as the host does.</summary>
     public static async Task ExecuteAsync(HttpContext context, IActionResult result) =>
         await result.ExecuteResultAsync(new ActionContext(context, new RouteData(), new ActionDescriptor()));
