@@ -8,6 +8,7 @@ using KooGallery.Simulator;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection;
+using static KooGallery.Functions.Tests.Infrastructure.UsagePosts;
 
 namespace KooGallery.Functions.Tests;
 
@@ -24,24 +25,11 @@ public class MeteringTests
         return (market, id, hour);
     }
 
-    private static object Record(string instanceId, DateTimeOffset begin, object value, string? id = null, int minutes = 10, string? package = null) => new
-    {
-        instanceId,
-        usageValue = value,
-        beginTime = begin.ToString("O", CultureInfo.InvariantCulture),
-        endTime = begin.AddMinutes(minutes).ToString("O", CultureInfo.InvariantCulture),
-        recordId = id,
-        packageInstanceId = package,
-    };
-
     private static async Task<JsonElement> PostAsync(TestApp app, params object[] records)
     {
-        var context = new DefaultHttpContext();
-        context.Request.Method = "POST";
-        context.Request.Body = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(new { records }));
-        var result = await app.Function<UsageIntakeHttp>().Run(context.Request, CancellationToken.None);
-        var ok = Assert.IsType<OkObjectResult>(result);
-        return JsonSerializer.SerializeToElement(ok.Value);
+        var (status, body) = await UsagePosts.PostAsync(app, records);
+        Assert.Equal(200, status);
+        return body;
     }
 
     private static UsagePushJob Job(TestApp app) => app.Services.GetRequiredService<UsagePushJob>();
