@@ -77,14 +77,17 @@ public sealed class UsagePushJob(
                 await PushAsync(batch, now, run, ct).ConfigureAwait(false);
             }).ConfigureAwait(false);
 
-        var finished = run.Finished.Select(Key).ToHashSet(StringComparer.Ordinal);
+        var finishedRows = run.Finished;
+        var finished = finishedRows.Select(Key).ToHashSet(StringComparer.Ordinal);
+        var finishedByHour = finishedRows.ToLookup(r => r.PartitionKey, StringComparer.Ordinal);
         bool Done(UsageRowEntity r) => finished.Contains(Key(r));
         foreach (var hour in taken)
         {
-            var sent = run.Finished.Where(r => r.PartitionKey == UsageRowEntity.PartitionPrefix + hour.Ledger.RowKey && r.Status == UsageStatus.Sent).ToList();
+            var mine = finishedByHour[UsageRowEntity.PartitionPrefix + hour.Ledger.RowKey].ToList();
+            var sent = mine.Where(r => r.Status == UsageStatus.Sent).ToList();
             hour.Lease.SentRows += sent.Count;
             hour.Lease.SentValue = UsageValues.Format(decimal.Parse(hour.Lease.SentValue, System.Globalization.CultureInfo.InvariantCulture) + sent.Sum(r => r.Value));
-            hour.Lease.RejectedRows += run.Finished.Count(r => r.PartitionKey == UsageRowEntity.PartitionPrefix + hour.Ledger.RowKey && r.Status == UsageStatus.Rejected);
+            hour.Lease.RejectedRows += mine.Count(r => r.Status == UsageStatus.Rejected);
             hour.Lease.WaitingRows = hour.Rows.Count(r => !Done(r));
             hour.Lease.LastError = hour.Lease.WaitingRows > 0 ? run.LastError : null;
             await usage.ReleaseHourAsync(hour.Lease, cancellationToken).ConfigureAwait(false);
