@@ -140,7 +140,7 @@ public class MeteringConservationTests
 
         Assert.Equal((0, 0, 1000), (refused.Pushed, refused.Rejected, refused.LeftPending));
         Assert.True(refused.RequestRefusals >= 1);
-        Assert.InRange(market.OpenApi.RequestCount, 1, 11); // the batch, then ever smaller leading parts: log2(1000) calls at most
+        Assert.InRange(market.OpenApi.RequestCount, 1, 21); // the batch, then both halves of ever smaller parts: 2 log2(1000) calls at most
         Assert.All(await store.ListAsync("seed-17", CancellationToken.None), r => Assert.Equal((UsageStatus.Offered, null), (r.Status, r.KooGalleryResultCode)));
         Assert.Empty(await store.RejectedAsync(CancellationToken.None));
 
@@ -149,6 +149,21 @@ public class MeteringConservationTests
 
         Assert.Equal((1000, 0), (fixedRun.Pushed, fixedRun.Rejected));
         Assert.Equal(1000, market.OpenApi.KeptUsage().Count);
+    }
+
+    [Fact]
+    public async Task A_refused_row_sorted_first_in_the_only_batch_does_not_hold_back_the_others()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+        var store = Store(market);
+        await store.AddRowsAsync(MeteringBillingTests.Seed(UsagePeriods.HourOf(market.App.Clock.GetUtcNow()).AddHours(-30), instances: 40, hours: 1), CancellationToken.None);
+        market.OpenApi.RefusedUsageInstances["seed-0"] = true; // the first row of the batch, by its key
+
+        var run = await Job(market).RunAsync(CancellationToken.None);
+
+        Assert.Equal((39, 1), (run.Pushed, run.Rejected));
+        Assert.Equal(UsageStatus.Rejected, Assert.Single(await store.ListAsync("seed-0", CancellationToken.None)).Status);
+        Assert.Equal(39, market.OpenApi.KeptUsage().Count);
     }
 
     [Fact]

@@ -22,8 +22,8 @@ public sealed record UsagePushSummary(int Pushed, int Batches, int LeftPending, 
 /// next run (KooGallery keeps the first value per <c>metering_sn</c>, and it is the same value);</item>
 /// <item>a refusal for something in the batch (<see cref="MeteringOptions.RowLevelResultCodes"/>): the batch is
 /// halved until the refused rows stand alone, and those are marked rejected with the reason — but only once
-/// this run has seen KooGallery accept a push, proof that the request itself is sound. Without that proof a
-/// refusal of both halves is taken as a refusal of the request.</item>
+/// this run has seen KooGallery accept a push, proof that the request itself is sound (<see cref="IsolateAsync"/>
+/// says how the proof is sought); without it, the refusal is taken as one of the request.</item>
 /// </list>
 /// An hour is closed once every row read is final, under the ETag read before its rows were read, so a row
 /// created meanwhile keeps it open. Cost follows what is due, not history.
@@ -179,30 +179,39 @@ public sealed class UsagePushJob(
 
     /// <summary>
     /// A refusal that may be about some rows: halve until they stand alone. Rows are rejected only once this run
-    /// has seen KooGallery accept a push, proof that the request itself is sound. Without that proof, smaller and
-    /// smaller leading parts of the batch are offered (at most log2 of its size calls) until one is accepted; if
-    /// even a single row is refused, the refusal is taken as one of the request, and the rows stay untouched.
+    /// has seen KooGallery accept a push, proof that the request itself is sound. Without that proof, both halves
+    /// of the refused part are offered, and while both are refused the first half is split again: at most
+    /// 2 log2(n) calls, and a clean half anywhere on the way (whichever end the refused rows sort to) is the proof.
+    /// If even that finds none, the refusal is taken as one of the request, and the rows stay untouched.
     /// </summary>
     private async Task IsolateAsync(IReadOnlyList<UsageRowEntity> rows, MarketplaceBusinessException refusal, DateTimeOffset now, Run run, CancellationToken cancellationToken)
     {
         if (!run.HasAccepted)
         {
-            var probe = rows;
-            while (probe.Count > 1 && !run.HasAccepted)
+            var part = rows;
+            while (part.Count > 1 && !run.HasAccepted)
             {
-                probe = probe.Take(probe.Count / 2).ToList();
-                var outcome = await SendAsync(probe, now, run, cancellationToken).ConfigureAwait(false);
-                if (outcome.Accepted)
+                var middle = part.Count / 2;
+                IReadOnlyList<UsageRowEntity>[] halves = [part.Take(middle).ToList(), part.Skip(middle).ToList()];
+                MarketplaceBusinessException? firstRefusal = null;
+                foreach (var piece in halves)
                 {
-                    break;
+                    var outcome = await SendAsync(piece, now, run, cancellationToken).ConfigureAwait(false);
+                    if (outcome.Accepted)
+                    {
+                        break;
+                    }
+
+                    if (outcome.Refusal is null)
+                    {
+                        return; // failed otherwise (logged): the rows wait, untouched, for the next run
+                    }
+
+                    firstRefusal ??= outcome.Refusal;
                 }
 
-                if (outcome.Refusal is null)
-                {
-                    return; // failed otherwise (logged): the rows wait, untouched, for the next run
-                }
-
-                refusal = outcome.Refusal;
+                refusal = firstRefusal ?? refusal;
+                part = halves[0];
             }
 
             if (!run.HasAccepted)
