@@ -57,7 +57,7 @@ public sealed class UsageIntakeHttp(UsageIntake intake, IOptionsMonitor<Metering
             duplicate = result.Count(UsageRecordOutcome.Duplicate),
             rejected = result.Count(UsageRecordOutcome.Rejected),
             notProcessed = result.Count(UsageRecordOutcome.NotProcessed),
-            error = result.Complete ? null : "usage storage failed part-way: the records marked not-processed are not counted; send the same batch again (records already counted come back as duplicate).",
+            error = result.Complete ? null : "usage storage failed part-way: the records marked not-processed are not confirmed; send the same batch again (records already counted come back as duplicate).",
             results = result.Outcomes.Select(o => new { index = o.Index, recordId = o.RecordId, status = o.Status, error = o.Error, note = o.Note }),
         };
         return result.Complete ? new OkObjectResult(answer) : new ObjectResult(answer) { StatusCode = StatusCodes.Status503ServiceUnavailable };

@@ -93,7 +93,7 @@ public sealed class UsageIntake(
         }
 
         var result = new UsageIntakeResult(
-            outcomes.Select((o, i) => o ?? new UsageRecordOutcome(i, records[i].RecordId, UsageRecordOutcome.NotProcessed, "storage was unavailable; nothing of this record is counted — send it again.")).ToList(),
+            outcomes.Select((o, i) => o ?? new UsageRecordOutcome(i, records[i].RecordId, UsageRecordOutcome.NotProcessed, "storage was unavailable before this record was confirmed; send it again (if it was counted after all, the resend answers duplicate).")).ToList(),
             failure is null,
             failure);
         logger.LogInformation("Usage intake: {Accepted} accepted, {Duplicate} duplicate, {Rejected} rejected, {NotProcessed} not processed of {Total} records.",
