@@ -98,7 +98,8 @@ public sealed class KitSyncService(
             return new KooGalleryResponse(ResultCode.Success);
         }
 
-        if (!HasPrivateKey(out var problem))
+        using var privateKey = PrivateKey(out var problem);
+        if (privateKey is null)
         {
             // The merchant's misconfiguration, not KooGallery's data: 000005, so the sync is retried and succeeds
             // once the key is set. The callback alert fires on the 000005; this line says why.
@@ -106,7 +107,7 @@ public sealed class KitSyncService(
             return new KooGalleryResponse(ResultCode.InternalError, "the merchant's private key is not configured; please retry.");
         }
 
-        var secret = Decrypt(request.EncryptedClientSecret);
+        var secret = ClientSecretCipher.TryDecrypt(privateKey, request.EncryptedClientSecret);
         if (secret is null)
         {
             logger.LogWarning("applicationSync for tenant {TenantId}, client {ClientId}: the clientSecret could not be decrypted with JointOperation__RsaPrivateKey; answering 000101.", request.TenantId, request.ClientId);
@@ -269,35 +270,29 @@ public sealed class KitSyncService(
 
     private static string OrgRowKey(string version, string orgCode) => $"{KitOrgEntity.Prefix}{version}|{InstanceKeys.Escape(orgCode)}";
 
-    private bool HasPrivateKey(out string? problem)
+    /// <summary>The merchant's private key, or null (with the reason) when it is not set or not a PEM RSA private key.</summary>
+    private RSA? PrivateKey(out string? problem)
     {
         problem = null;
         var pem = options.CurrentValue.RsaPrivateKey;
         if (string.IsNullOrWhiteSpace(pem))
         {
             problem = "JointOperation__RsaPrivateKey is not set";
-            return false;
+            return null;
         }
 
-        using var rsa = RSA.Create();
+        var rsa = RSA.Create();
         try
         {
             rsa.ImportFromPem(pem);
-            return true;
+            return rsa;
         }
         catch (ArgumentException)
         {
+            rsa.Dispose();
             problem = "JointOperation__RsaPrivateKey is not a PEM RSA private key";
-            return false;
+            return null;
         }
-    }
-
-    /// <summary>The clear clientSecret, or null when it does not decrypt with the (configured, valid) private key.</summary>
-    private string? Decrypt(string? encrypted)
-    {
-        using var rsa = RSA.Create();
-        rsa.ImportFromPem(options.CurrentValue.RsaPrivateKey);
-        return ClientSecretCipher.TryDecrypt(rsa, encrypted);
     }
 
     private async Task DeleteOtherTreesAsync(string partition, string live, CancellationToken cancellationToken)

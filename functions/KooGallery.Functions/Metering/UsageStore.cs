@@ -180,17 +180,18 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     }
 
     /// <summary>Ledger rows of the hours in [<paramref name="from"/>, <paramref name="to"/>]: one bounded range read.</summary>
-    public async Task<IReadOnlyList<UsageHourEntity>> HoursAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
-    {
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {UsageHourEntity.Partition} and RowKey ge {UsageRowEntity.HourKey(from)} and RowKey le {UsageRowEntity.HourKey(to)}");
-        return await Schedule.QueryAsync<UsageHourEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
-    }
+    public Task<IReadOnlyList<UsageHourEntity>> HoursAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        HourRangeAsync<UsageHourEntity>(UsageHourEntity.Partition, from, to, cancellationToken);
 
     /// <summary>The push runs' figures for the hours in [<paramref name="from"/>, <paramref name="to"/>]: one bounded range read.</summary>
-    public async Task<IReadOnlyList<UsageHourRunEntity>> HourRunsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<UsageHourRunEntity>> HourRunsAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        HourRangeAsync<UsageHourRunEntity>(UsageHourRunEntity.Partition, from, to, cancellationToken);
+
+    private async Task<IReadOnlyList<T>> HourRangeAsync<T>(string partition, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+        where T : class, ITableEntity
     {
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {UsageHourRunEntity.Partition} and RowKey ge {UsageRowEntity.HourKey(from)} and RowKey le {UsageRowEntity.HourKey(to)}");
-        return await Schedule.QueryAsync<UsageHourRunEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {UsageRowEntity.HourKey(from)} and RowKey le {UsageRowEntity.HourKey(to)}");
+        return await Schedule.QueryAsync<T>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Hours older than <paramref name="before"/>'s hour, for retention.</summary>
