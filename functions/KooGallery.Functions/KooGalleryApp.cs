@@ -1,5 +1,6 @@
 using KooGallery.Functions.Callbacks;
 using KooGallery.Functions.Configuration;
+using KooGallery.Functions.DialTest;
 using KooGallery.Functions.Instances;
 using KooGallery.Functions.Licensing;
 using KooGallery.Functions.Marketplace;
@@ -72,6 +73,7 @@ public static class KooGalleryApp
         services.AddProvisioning(configuration);
         services.AddInstances(configuration);
         services.AddMetering(configuration);
+        services.AddDialTest(configuration);
         services.AddLicensing(configuration);
         services.AddOptions<JointOperation.JointOperationOptions>().Bind(configuration.GetSection(JointOperation.JointOperationOptions.Section));
         services.AddSingleton<JointOperation.KitSyncService>();
@@ -204,8 +206,8 @@ public static class KooGalleryApp
 /// <summary>What telemetry is spared from sampling, and which noisy category is kept at Warning — shared with the tests.</summary>
 public static class TelemetrySampling
 {
-    /// <summary>Traces (the log lines alerts count), events, exceptions and requests are always sent whole.</summary>
-    public const string NeverSampled = "Trace;Event;Exception;Request";
+    /// <summary>Traces (the log lines alerts count), events, exceptions, requests and the dial test's availability results are always sent whole.</summary>
+    public const string NeverSampled = "Trace;Event;Exception;Request;Availability";
 
     public const string AzureCoreCategory = "Azure.Core";
 }

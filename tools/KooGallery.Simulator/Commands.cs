@@ -85,6 +85,38 @@ internal static class Commands
         }
     }
 
+    /// <summary>
+    /// The app's dial test by hand (<see cref="KooGallery.Protocol.DialTest.DialTestRun"/>, the same cases the
+    /// timer plays): a <c>DIALTEST-…</c> debug order through its whole life, released at the end.
+    /// </summary>
+    public static async Task<int> DialAsync(Flags flags, CancellationToken cancellationToken)
+    {
+        if (!TryCaller(flags, out var caller, out var http))
+        {
+            Console.Error.WriteLine("dial needs --url and --key.");
+            return 2;
+        }
+
+        using (http)
+        {
+            var plan = new KooGallery.Protocol.DialTest.DialTestPlan
+            {
+                Upgrade = !flags.Has("no-upgrade"),
+                Licence = flags.Has("licence"),
+                TenantSync = flags.Has("tenant-sync"),
+                AnswerBudget = TimeSpan.FromMilliseconds(double.Parse(flags.Value("max-answer-ms") ?? "5000", CultureInfo.InvariantCulture)),
+                ReadyTimeout = TimeSpan.FromSeconds(double.Parse(flags.Value("ready-timeout-s") ?? "60", CultureInfo.InvariantCulture)),
+            };
+            var others = flags.Values("other-key")
+                .Select((key, i) => (Index: i + 1, Caller: new KooGalleryCaller(http, caller.Url, key, kitKey: caller.KitKey)))
+                .ToDictionary(k => k.Index, k => k.Caller);
+            var run = KooGallery.Protocol.DialTest.DialTestOrders.NewRunId(caller.Now);
+            var report = await new KooGallery.Protocol.DialTest.DialTestRun(caller, plan, others).RunAsync(run, cancellationToken);
+            Console.Write(report.ToTable());
+            return report.Passed ? 0 : 1;
+        }
+    }
+
     public static async Task<int> OrderAsync(Flags flags, CancellationToken cancellationToken)
     {
         if (!TryCaller(flags, out var caller, out var http))

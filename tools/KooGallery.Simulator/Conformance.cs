@@ -90,9 +90,9 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
 
     private static double Order(string number) => double.Parse(number.TrimEnd('b'), CultureInfo.InvariantCulture) + (number.EndsWith('b') ? 0.5 : 0);
 
-    private async Task Case(string number, string name, Func<Check, CancellationToken, Task> body, CancellationToken cancellationToken)
+    private async Task Case(string number, string name, Func<AnswerCheck, CancellationToken, Task> body, CancellationToken cancellationToken)
     {
-        var check = new Check(options);
+        var check = new AnswerCheck(options.MaxAnswerTime);
         var watch = Stopwatch.StartNew();
         try
         {
@@ -106,13 +106,13 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         results.Add(new CaseResult(number, name, check.Failures.Count == 0, check.Failures, watch.Elapsed, check.Calls));
     }
 
-    private Task<CallResult> Call(Check check, string activity, object fields, CancellationToken ct)
+    private Task<CallResult> Call(AnswerCheck check, string activity, object fields, CancellationToken ct)
     {
         check.Calls++;
         return caller.CallAsync(activity, fields, ct);
     }
 
-    private async Task<string?> NewInstance(Check check, string orderId, string? productId, CancellationToken ct)
+    private async Task<string?> NewInstance(AnswerCheck check, string orderId, string? productId, CancellationToken ct)
     {
         var fields = new Dictionary<string, string> { ["businessId"] = Guid.NewGuid().ToString(), ["orderId"] = orderId, ["orderLineId"] = orderId + "-000001", ["testFlag"] = "1" };
         if (productId is not null)
@@ -136,9 +136,9 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         return id;
     }
 
-    private async Task Case01(Check check, CancellationToken ct) => mainId = await NewInstance(check, "MOCKPERIODYEARNEW", null, ct).ConfigureAwait(false);
+    private async Task Case01(AnswerCheck check, CancellationToken ct) => mainId = await NewInstance(check, "MOCKPERIODYEARNEW", null, ct).ConfigureAwait(false);
 
-    private async Task Case02(Check check, CancellationToken ct)
+    private async Task Case02(AnswerCheck check, CancellationToken ct)
     {
         var again = await NewInstance(check, "MOCKPERIODYEARNEW", null, ct).ConfigureAwait(false);
         if (mainId is null)
@@ -151,7 +151,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         }
     }
 
-    private async Task Case03(Check check, CancellationToken ct)
+    private async Task Case03(AnswerCheck check, CancellationToken ct)
     {
         oneTimeId = await NewInstance(check, "MOCKONETIMENEW", null, ct).ConfigureAwait(false);
         await NewInstance(check, "MOCKONDEMANDPKG", null, ct).ConfigureAwait(false);
@@ -164,7 +164,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         }
     }
 
-    private async Task Case04(Check check, CancellationToken ct)
+    private async Task Case04(AnswerCheck check, CancellationToken ct)
     {
         if (mainId is null || oneTimeId is null || trialId is null)
         {
@@ -178,7 +178,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         check.Answer(many, "000002", "queryInstance with 101 ids");
     }
 
-    private async Task PollReady(Check check, string[] ids, CancellationToken ct)
+    private async Task PollReady(AnswerCheck check, string[] ids, CancellationToken ct)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
@@ -211,7 +211,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         }
     }
 
-    private async Task Case05(Check check, CancellationToken ct)
+    private async Task Case05(AnswerCheck check, CancellationToken ct)
     {
         if (mainId is null)
         {
@@ -227,7 +227,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         }
     }
 
-    private async Task Case06(Check check, CancellationToken ct)
+    private async Task Case06(AnswerCheck check, CancellationToken ct)
     {
         if (mainId is null)
         {
@@ -242,7 +242,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         }
     }
 
-    private async Task Case08(Check check, CancellationToken ct)
+    private async Task Case08(AnswerCheck check, CancellationToken ct)
     {
         if (mainId is null)
         {
@@ -257,7 +257,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         }
     }
 
-    private async Task Case09(Check check, CancellationToken ct)
+    private async Task Case09(AnswerCheck check, CancellationToken ct)
     {
         if (mainId is null)
         {
@@ -274,7 +274,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         }
     }
 
-    private async Task Case07(Check check, CancellationToken ct)
+    private async Task Case07(AnswerCheck check, CancellationToken ct)
     {
         if (mainId is null)
         {
@@ -294,7 +294,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
 
     private static string QueryBody(string id) => KooGalleryCaller.Body("queryInstance", new JsonObject { ["instanceId"] = id, ["testFlag"] = "1" });
 
-    private async Task Case10(Check check, CancellationToken ct)
+    private async Task Case10(AnswerCheck check, CancellationToken ct)
     {
         var id = oneTimeId ?? "conformance-probe";
         var body = QueryBody(id);
@@ -314,7 +314,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         check.Answer(replay, "000001", "nonce replayed with another body");
     }
 
-    private async Task Case10b(Check check, CancellationToken ct)
+    private async Task Case10b(AnswerCheck check, CancellationToken ct)
     {
         var body = QueryBody(oneTimeId ?? "conformance-probe");
         var nonce = Nonce.New();
@@ -328,7 +328,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         }
     }
 
-    private async Task Case11(Check check, CancellationToken ct)
+    private async Task Case11(AnswerCheck check, CancellationToken ct)
     {
         var reply = await Call(check, "conformanceUnknownActivity", new { testFlag = "1" }, ct).ConfigureAwait(false);
         check.Answer(reply, "000002", "unknown activity");
@@ -338,7 +338,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
     /// Licence-code 2.0 (§5.11) on a fresh mock licence code: every change answers 000000, the same renewal
     /// again and a second release too, an impossible unfreeze of the released licence and a bad field 000002.
     /// </summary>
-    private async Task Case14(Check check, CancellationToken ct)
+    private async Task Case14(AnswerCheck check, CancellationToken ct)
     {
         var license = "PLMOCKCONF" + Guid.NewGuid().ToString("N")[..10].ToUpperInvariant();
         var renewal = new { license, orderId = "MOCKMONTYRENEW", orderLineId = "MOCKMONTYRENEW-000001", expireTime = caller.Now.AddYears(1).ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture), scene = "RENEWAL", testFlag = "1" };
@@ -356,7 +356,7 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
     /// The joint-operation kit syncs (§3.2, §5.10) on a fresh debug tenant: each answers 000000 and again
     /// when repeated, a client secret nobody can decrypt 000101, a wrong <c>x-sign</c> 000001.
     /// </summary>
-    private async Task Case15(Check check, CancellationToken ct)
+    private async Task Case15(AnswerCheck check, CancellationToken ct)
     {
         var tenant = "conformance-" + Guid.NewGuid().ToString("N")[..12];
         var sync = async (string name, string body) =>
@@ -378,74 +378,6 @@ public sealed class ConformanceSuite(KooGalleryCaller caller, ConformanceOptions
         if (check.WellFormed(forged, "tenantSync with a wrong x-sign") && forged.ResultCode != "000001")
         {
             check.Fail($"tenantSync with a wrong x-sign answered {forged.ResultCode}, expected 000001");
-        }
-    }
-
-    /// <summary>Failures of one case, and the answer checks of §7.2.</summary>
-    private sealed class Check(ConformanceOptions options)
-    {
-        public List<string> Failures { get; } = [];
-
-        public int Calls { get; set; }
-
-        public void Fail(string reason) => Failures.Add(reason);
-
-        /// <summary>What KooGallery's tool checks on every answer, whatever the code.</summary>
-        public bool WellFormed(CallResult r, string what)
-        {
-            var before = Failures.Count;
-            if (r.Error is not null)
-            {
-                Fail($"{what}: {r.Error}");
-                return false;
-            }
-
-            if (r.Status != 200)
-            {
-                Fail($"{what}: HTTP {r.Status}, KooGallery expects 200 with a resultCode");
-            }
-
-            if (r.ResultCode is not { Length: 6 } || !r.ResultCode.All(char.IsAsciiDigit))
-            {
-                Fail($"{what}: resultCode missing or not 6 digits");
-            }
-
-            if (r.ResultMsg is { Length: > 255 })
-            {
-                Fail($"{what}: resultMsg longer than 255 characters");
-            }
-
-            if (r.BodySignHeader is null)
-            {
-                Fail($"{what}: no Body-Sign header");
-            }
-            else if (!r.BodySignValid)
-            {
-                Fail($"{what}: Body-Sign does not verify over the answer");
-            }
-
-            if (r.Elapsed > options.MaxAnswerTime)
-            {
-                Fail($"{what}: answered in {r.Elapsed.TotalMilliseconds:F0} ms, over KooGallery's {options.MaxAnswerTime.TotalMilliseconds:F0} ms");
-            }
-
-            return Failures.Count == before;
-        }
-
-        public bool Answer(CallResult r, string code, string what)
-        {
-            if (!WellFormed(r, what))
-            {
-                return false;
-            }
-
-            if (r.ResultCode != code)
-            {
-                Fail($"{what}: expected {code}, got {r.ResultCode} ({r.ResultMsg})");
-                return false;
-            }
-
-            return true;
         }
     }
 }

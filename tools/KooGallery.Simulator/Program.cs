@@ -6,6 +6,7 @@ using KooGallery.Simulator;
 //   send         one signed call to a production interface
 //   conformance  the debugging cases of §7.3 against a production interface
 //   order        one whole order life cycle against a running app
+//   dial         the app's dial test (same cases as its timer) against a production address
 return await Cli.RunAsync(args);
 
 internal static class Cli
@@ -82,6 +83,8 @@ internal static class Cli
                     return await Commands.ConformanceAsync(flags, stop.Token);
                 case "order":
                     return await Commands.OrderAsync(flags, stop.Token);
+                case "dial":
+                    return await Commands.DialAsync(flags, stop.Token);
                 default:
                     Console.Error.WriteLine($"Unknown command '{command}'.\n{Usage}");
                     return 2;
@@ -115,6 +118,11 @@ internal static class Cli
         conformance  §7.3's cases with §7.2's checks (JSON, resultCode, fields, Body-Sign, < 5 s); testFlag=1
                      and mock orders only, safe against production. Exit code 1 on any failure.
                        --url URL --key KEY  [--kit-key KEY] [--report report.json] [--max-answer-ms 5000] [--provisioning-timeout-s 120]
+        dial         The app's dial test by hand (the cases its timer plays): a DIALTEST-… debug order created,
+                     polled until ready, renewed, frozen, unfrozen, upgraded, released; each answer held to the
+                     debug tool's checks and the 5 s budget. Exit code 1 on any failure.
+                       --url URL --key KEY  [--kit-key KEY] [--other-key KEY (repeatable: Keys #1, #2 …)]
+                       [--no-upgrade] [--licence] [--tenant-sync] [--max-answer-ms 5000] [--ready-timeout-s 60]
         order        One order's life: new -> poll until ready -> renew -> freeze -> unfreeze -> release.
                        --url URL --key KEY  [--order MOCKPERIODYEARNEW] [--real] (testFlag=0)
         """;

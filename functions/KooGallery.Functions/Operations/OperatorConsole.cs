@@ -18,6 +18,7 @@ public sealed class OperatorConsole(
     UsageStore usage,
     UsageParking parking,
     RejectedUsageRedrive refusedUsage,
+    DialTest.DialTestStore dialTests,
     TimeProvider time)
 {
     private const int MaxFound = 20;
@@ -33,7 +34,8 @@ public sealed class OperatorConsole(
         var parked = usage.ParkedAsync(cancellationToken);
         var rejected = usage.RejectedAsync(cancellationToken);
         var calls = callbacks.HoursAsync(now.AddHours(-23), now, cancellationToken);
-        await Task.WhenAll(month, states, failed, ledger, runs, parked, rejected, calls).ConfigureAwait(false);
+        var dial = DialTest.DialTestView.ReadAsync(dialTests, now, 1, cancellationToken);
+        await Task.WhenAll(month, states, failed, ledger, runs, parked, rejected, calls, dial).ConfigureAwait(false);
 
         // The last 24 UTC hours, oldest first: the x-axis of both charts.
         var hourKeys = Enumerable.Range(0, 24).Select(i => UsageRowEntity.HourKey(now.AddHours(i - 23))).ToList();
@@ -77,6 +79,7 @@ public sealed class OperatorConsole(
         return new
         {
             generatedAt = now,
+            dialTest = dial.Result,
             callbacks = new { byActivity, hours = callbackHours, total = byActivity.Sum(c => c.count) },
             failedOrders = month.Result.View(),
             instances = states.Result.Select(s => new { state = s.Key, production = s.Value.Production, debug = s.Value.Debug }),

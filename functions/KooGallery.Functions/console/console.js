@@ -133,6 +133,24 @@ async function redrive(instanceId, orderId) {
   await loadOverview();
 }
 
+// The last dial test of the production address, its cases, and one mark per day of the last 7.
+function dialCard(d) {
+  const last = d.last;
+  $('dial-card').classList.toggle('alarm', Boolean(last) && !last.passed);
+  $('dial-last').textContent = last
+    ? `${last.passed ? 'Passed' : 'FAILED'} at ${when(last.startedAt)}${last.passed ? '' : ' — ' + last.summary}`
+    : 'No dial test has run: set DialTest__Url to the production address registered with KooGallery.';
+  $('dial-days').replaceChildren(...d.days.map((day) => {
+    const verdict = day.runs === 0 ? 'no run' : day.failed > 0 ? `${day.failed} of ${day.runs} failed` : `${day.runs} passed`;
+    return el('li', `${day.day.slice(5)}: ${verdict}`, {
+      class: day.runs === 0 ? 'none' : day.failed > 0 ? 'bad' : 'good',
+      title: day.lastFailure ? `${day.day}: ${verdict}; last failure: ${day.lastFailure}` : `${day.day}: ${verdict}`,
+    });
+  }));
+  $('dial-cases').tBodies[0].replaceChildren(...(last ? last.cases : []).map((c) =>
+    row([c.case, c.reason ? `${c.outcome}: ${c.reason}` : c.outcome, Math.round(c.elapsedMs)])));
+}
+
 async function loadOverview() {
   const { body } = await api('overview');
   const o = body.overview;
@@ -143,6 +161,8 @@ async function loadOverview() {
   $('failed-threshold').textContent = o.failedOrders.threshold;
   $('failed-month').textContent = `${o.failedOrders.month} (KooGallery time); debug orders not counted`;
   $('failed-card').classList.toggle('alarm', o.failedOrders.count >= o.failedOrders.threshold);
+
+  dialCard(o.dialTest);
 
   $('callbacks-total').textContent = o.callbacks.total;
   $('callbacks-chart').replaceChildren(callbacksChart(o.callbacks.hours));

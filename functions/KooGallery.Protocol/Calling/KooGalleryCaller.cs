@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 using KooGallery.Protocol;
 using KooGallery.Protocol.Signing;
 
-namespace KooGallery.Simulator;
+namespace KooGallery.Protocol.Calling;
 
 /// <summary>One call as KooGallery made it and what came back.</summary>
 public sealed record CallResult(
@@ -40,7 +40,8 @@ public sealed record CallResult(
 /// (x-sign headers) or a retired V1 GET with <c>authToken</c>. Every answer's <c>Body-Sign</c> is checked.
 /// </summary>
 /// <param name="kitKey">The Key of the joint-operation kit interfaces when it differs from <paramref name="key"/>.</param>
-public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeProvider? time = null, string? kitKey = null)
+/// <param name="answerKey">The Key answers are expected to be signed with when it is not <paramref name="key"/> (the app signs with its first Key).</param>
+public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeProvider? time = null, string? kitKey = null, string? answerKey = null)
 {
     private readonly TimeProvider clock = time ?? TimeProvider.System;
 
@@ -119,7 +120,7 @@ public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeP
         return await SendAsync(activity, request, string.Empty, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<CallResult> SendAsync(string activity, HttpRequestMessage request, string requestBody, CancellationToken cancellationToken, string? answerKey = null)
+    private async Task<CallResult> SendAsync(string activity, HttpRequestMessage request, string requestBody, CancellationToken cancellationToken, string? answeredWith = null)
     {
         var watch = Stopwatch.StartNew();
         try
@@ -142,7 +143,7 @@ public sealed class KooGalleryCaller(HttpClient http, Uri url, string key, TimeP
             }
 
             return new CallResult(activity, request.RequestUri!.ToString(), requestBody, (int)response.StatusCode, Encoding.UTF8.GetString(bytes),
-                bodySign, BodySign.Verify(answerKey ?? Key, bodySign, bytes), watch.Elapsed, json, error);
+                bodySign, BodySign.Verify(answeredWith ?? answerKey ?? Key, bodySign, bytes), watch.Elapsed, json, error);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
