@@ -59,6 +59,17 @@ param lifecycleGiveUpAfter string = '1.00:00:00'
 @description('Where the software sends a user to renew a refused licence when KooGallery names no link.')
 param licenseRenewalUrl string = 'https://marketplace.huaweicloud.com/'
 
+@description('The production address exactly as registered with KooGallery, dial-tested by the app itself (DialTest__Url); empty: no dial test. Usually the KOOGALLERY_PRODUCTION_ADDRESS output, or the gateway address in front of it.')
+param dialTestUrl string = ''
+
+@description('When the app dial-tests its production address (NCRONTAB, UTC; KooGalleryDialTestSchedule).')
+param dialTestSchedule string = '0 */15 * * * *'
+
+@description('Which optional dial-test cases the product has: upgrades, licence codes, joint-operation tenantSync.')
+param dialTestUpgrade bool = true
+param dialTestLicence bool = false
+param dialTestTenantSync bool = false
+
 @description('E-mail for alerts; empty: alerts fire without a notification.')
 param alertEmail string = ''
 
@@ -261,6 +272,11 @@ var appSettings = {
   Licensing__QueryTimeout: '00:00:05'
   Licensing__RenewalUrl: licenseRenewalUrl
   JointOperation__AllowHttpIdentityDomains: 'false'
+  KooGalleryDialTestSchedule: dialTestSchedule
+  DialTest__Url: dialTestUrl
+  DialTest__Upgrade: string(dialTestUpgrade)
+  DialTest__Licence: string(dialTestLicence)
+  DialTest__TenantSync: string(dialTestTenantSync)
   Login__TicketLifetime: '00:02:00'
   Login__StateLifetime: '00:10:00'
   Login__CallbackUrl: loginCallbackUrl

@@ -91,6 +91,15 @@ var rules = [
     measure: ''
     threshold: 0
   }
+  {
+    name: 'dial-test-failed'
+    displayName: 'KooGallery dial test of the production address failed'
+    description: 'The app played KooGallery\'s debug cases against its own production address and a case failed (the result\'s message names it): KooGallery\'s own dial test would fail too, and five days of failures freeze the product. What each failure means: docs/operations.md, "Dial test".'
+    severity: 1
+    query: 'availabilityResults | where name == "KooGallery dial test" and success == false'
+    measure: ''
+    threshold: 0
+  }
 ]
 
 resource alert 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for rule in rules: {

@@ -62,17 +62,15 @@ public sealed class AnswerCheck(TimeSpan maxAnswerTime)
 
     public bool Answer(CallResult r, string code, string what)
     {
-        if (!WellFormed(r, what))
+        var wellFormed = WellFormed(r, what);
+
+        // A readable code is reported even when the answer is otherwise unfit: "000001" says more than a bad Body-Sign.
+        if (r.ResultCode is { } answered && answered != code)
         {
+            Fail($"{what}: expected {code}, got {answered} ({r.ResultMsg})");
             return false;
         }
 
-        if (r.ResultCode != code)
-        {
-            Fail($"{what}: expected {code}, got {r.ResultCode} ({r.ResultMsg})");
-            return false;
-        }
-
-        return true;
+        return wellFormed;
     }
 }
