@@ -157,6 +157,17 @@ public partial class InfrastructureTests
         Assert.All(templates, t => Assert.True(source.Contains('"' + t, StringComparison.Ordinal), $"no log message starts with \"{t}\""));
     }
 
+    [Fact]
+    public void A_failed_dial_test_raises_an_alert_and_its_timer_and_address_are_provisioned()
+    {
+        var alerts = Read("infra/modules/alerts.bicep");
+        Assert.Contains($"availabilityResults | where name == \"{DialTest.DialTestAvailability.RunName}\" and success == false", alerts, StringComparison.Ordinal);
+        Assert.Contains($"{DialTest.DialTestOptions.ScheduleSetting}: dialTestSchedule", Main, StringComparison.Ordinal);
+        Assert.Contains("param dialTestSchedule string = '0 */15 * * * *'", Main, StringComparison.Ordinal);
+        Assert.Contains("DialTest__Url: dialTestUrl", Main, StringComparison.Ordinal);
+        Assert.Contains("\"dialTestUrl\": { \"value\": \"${KOOGALLERY_DIAL_TEST_URL}\" }", Read("infra/main.parameters.json"), StringComparison.Ordinal);
+    }
+
     [GeneratedRegex("%(?<name>[A-Za-z0-9_:]+)%")]
     private static partial Regex SettingReference();
 

@@ -86,6 +86,31 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_dial_test_card_names_the_failing_case_and_marks_the_day()
+    {
+        var page = await SignedInAsync();
+        await Assertions.Expect(page.Locator("#dial-last")).ToContainTextAsync("No dial test has run");
+
+        var now = market.App.Clock.GetUtcNow();
+        var report = new KooGallery.Protocol.DialTest.DialTestReport("20261203000000abcdef", "https://merchant.example.com/api/koogallery", now, TimeSpan.FromSeconds(3), null,
+        [
+            new("newInstance", KooGallery.Protocol.DialTest.DialCaseOutcome.Passed, null, 120, 1),
+            new("queryInstance", KooGallery.Protocol.DialTest.DialCaseOutcome.Failed, "queryInstance: Body-Sign does not verify over the answer", 95, 2),
+            new("refreshInstance", KooGallery.Protocol.DialTest.DialCaseOutcome.Skipped, "not played: an earlier case failed", 0, 0),
+        ]);
+        await market.App.Services.GetRequiredService<KooGallery.Functions.DialTest.DialTestStore>().RecordAsync(report, CancellationToken.None);
+        await page.ReloadAsync(); // the key stays in the tab's session storage
+
+        await Assertions.Expect(page.Locator("#dial-last")).ToContainTextAsync("FAILED");
+        await Assertions.Expect(page.Locator("#dial-last")).ToContainTextAsync("queryInstance failed: queryInstance: Body-Sign does not verify");
+        await Assertions.Expect(page.Locator("#dial-card")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("alarm"));
+        await Assertions.Expect(page.Locator("#dial-cases tbody tr").Filter(new() { HasText = "queryInstance" })).ToContainTextAsync("Failed");
+        await Assertions.Expect(page.Locator("#dial-cases tbody tr").Filter(new() { HasText = "newInstance" })).ToContainTextAsync("120");
+        await Assertions.Expect(page.Locator("#dial-days li")).ToHaveCountAsync(7);
+        await Assertions.Expect(page.Locator("#dial-days li").Last).ToContainTextAsync("1 of 1 failed");
+    }
+
+    [Fact]
     public async Task Finding_an_order_shows_its_timeline()
     {
         var page = await SignedInAsync();
