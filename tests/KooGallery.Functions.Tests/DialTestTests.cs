@@ -123,6 +123,7 @@ public class DialTestTests
              DialTestRun.UpgradeCase, DialTestRun.KeyCase(1), DialTestRun.TenantSyncCase, DialTestRun.ReleaseCase, DialTestRun.LicenceCase],
             report.Cases.Select(c => c.Case));
         Assert.All(report.Cases, c => Assert.True(c.ElapsedMs > 0 && c.Calls > 0, c.Case));
+        Assert.Equal("releaseInstance 000000 success.", report.Cases.Single(c => c.Case == DialTestRun.ReleaseCase).LastAnswer);
 
         // Application Insights: one result for the run and one per case, all successful.
         var run = Assert.Single(dial.Telemetry.Availability, a => a.Name == DialTestAvailability.RunName);
@@ -143,6 +144,8 @@ public class DialTestTests
         var ledger = services.GetRequiredService<FailedOrderLedger>();
         Assert.Empty((await ledger.MonthAsync(ledger.MonthOf(dial.Market.App.Clock.GetUtcNow()), CancellationToken.None)).Orders);
         Assert.Equal(0, dial.Market.TenantApi!.RequestCount);
+        var names = services.GetRequiredService<IOptions<StorageOptions>>().Value;
+        Assert.Empty(await services.GetRequiredService<TableServiceClient>().GetTableClient(names.UsageTable).QueryAsync<TableEntity>().ToListAsync());
 
         // The master-key endpoint and the console's overview show the run, and today in the 7-day strip.
         var results = (OkObjectResult)await dial.Market.App.Function<DialTestFunctions>().Results(SignedCall.Raw([], string.Empty).Request, CancellationToken.None);

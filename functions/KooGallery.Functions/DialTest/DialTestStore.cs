@@ -140,7 +140,7 @@ public sealed class DialTestStore(TableServiceClient tables, IOptions<StorageOpt
         (DateTimeOffset.MaxValue.UtcTicks - startedAt.UtcTicks).ToString("D19", CultureInfo.InvariantCulture) + "|" + runId;
 
     // Reasons cut to 500 characters: a run row stays far below the 64 KiB an entity property may hold.
-    private static DialCaseView CaseView(DialCaseResult c) => new(c.Case, c.Outcome.ToString(), c.Reason is null ? null : Cut(c.Reason, 500), c.ElapsedMs, c.Calls);
+    private static DialCaseView CaseView(DialCaseResult c) => new(c.Case, c.Outcome.ToString(), c.Reason is null ? null : Cut(c.Reason, 500), c.ElapsedMs, c.Calls, c.LastAnswer);
 
     private static DialRunView RunView(TableEntity e) => new(
         e.GetString("RunId") ?? string.Empty,
@@ -155,7 +155,7 @@ public sealed class DialTestStore(TableServiceClient tables, IOptions<StorageOpt
     private static string Cut(string s, int max) => s.Length <= max ? s : s[..(max - 1)] + "…";
 }
 
-public sealed record DialCaseView(string Case, string Outcome, string? Reason, double ElapsedMs, int Calls);
+public sealed record DialCaseView(string Case, string Outcome, string? Reason, double ElapsedMs, int Calls, string? LastAnswer);
 
 public sealed record DialRunView(string RunId, DateTimeOffset? StartedAt, double DurationMs, bool Passed, string? Summary, string? FailedCase, string? Url, IReadOnlyList<DialCaseView> Cases);
 

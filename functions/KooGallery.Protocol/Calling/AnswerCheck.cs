@@ -15,6 +15,9 @@ public sealed class AnswerCheck(TimeSpan maxAnswerTime)
     /// <summary>The slowest answer seen, against the budget: what a case reports as its time.</summary>
     public TimeSpan Slowest { get; private set; }
 
+    /// <summary>The last answer seen, as its code and message (or why there was none): what a case records.</summary>
+    public string? LastAnswer { get; private set; }
+
     public void Fail(string reason) => Failures.Add(reason);
 
     /// <summary>What KooGallery's tool checks on every answer, whatever the code.</summary>
@@ -22,6 +25,7 @@ public sealed class AnswerCheck(TimeSpan maxAnswerTime)
     {
         var before = Failures.Count;
         Slowest = r.Elapsed > Slowest ? r.Elapsed : Slowest;
+        LastAnswer = r.ResultCode is { } code ? $"{r.Activity} {code} {r.ResultMsg}".TrimEnd() : r.Error;
         if (r.Error is not null)
         {
             Fail($"{what}: {r.Error}");

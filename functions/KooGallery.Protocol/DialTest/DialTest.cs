@@ -69,7 +69,7 @@ public enum DialCaseOutcome
 }
 
 /// <summary>One case's result: the slowest answer it saw is its time.</summary>
-public sealed record DialCaseResult(string Case, DialCaseOutcome Outcome, string? Reason, double ElapsedMs, int Calls)
+public sealed record DialCaseResult(string Case, DialCaseOutcome Outcome, string? Reason, double ElapsedMs, int Calls, string? LastAnswer = null)
 {
     public bool Passed => Outcome == DialCaseOutcome.Passed;
 }
@@ -187,7 +187,8 @@ public sealed class DialTestRun(KooGalleryCaller caller, DialTestPlan plan, IRea
             check.Failures.Count == 0 ? DialCaseOutcome.Passed : DialCaseOutcome.Failed,
             check.Failures.Count == 0 ? null : string.Join("; ", check.Failures),
             Math.Round(check.Slowest.TotalMilliseconds, 1),
-            check.Calls));
+            check.Calls,
+            check.LastAnswer is { Length: > 200 } answer ? answer[..199] + "…" : check.LastAnswer));
     }
 
     private Task<CallResult> Call(AnswerCheck check, string activity, object fields, CancellationToken ct, KooGalleryCaller? with = null)
