@@ -275,6 +275,27 @@ public class DialTestTests
     }
 
     [Fact]
+    public async Task Results_older_than_the_history_are_dropped_and_the_rest_kept()
+    {
+        await using var dial = await StartAsync();
+        var store = dial.Market.App.Services.GetRequiredService<DialTestStore>();
+        var now = dial.Market.App.Clock.GetUtcNow();
+        DialTestReport Report(DateTimeOffset at, bool passed) => new(DialTestOrders.NewRunId(at), Address, at, TimeSpan.FromSeconds(2), null,
+            [new(DialTestRun.NewInstanceCase, passed ? DialCaseOutcome.Passed : DialCaseOutcome.Failed, passed ? null : "newInstance: no answer", 10, 1)]);
+        await store.RecordAsync(Report(now.AddDays(-8), passed: false), CancellationToken.None);
+        await store.RecordAsync(Report(now.AddDays(-1), passed: false), CancellationToken.None);
+        await store.RecordAsync(Report(now, passed: true), CancellationToken.None);
+
+        Assert.Equal(2, await store.PurgeAsync(now.AddDays(-7), CancellationToken.None)); // the old run and its day
+
+        var recent = await store.RecentAsync(10, CancellationToken.None);
+        Assert.Equal([true, false], recent.Select(r => r.Passed)); // newest first
+        var days = await store.DaysAsync(now.AddDays(-10), CancellationToken.None);
+        Assert.Equal(2, days.Count);
+        Assert.Equal("newInstance failed: newInstance: no answer", days[0].LastFailure);
+    }
+
+    [Fact]
     public async Task Without_a_production_address_there_is_no_dial_test()
     {
         await using var dial = await StartAsync(configure: s => s["DialTest:Url"] = string.Empty);

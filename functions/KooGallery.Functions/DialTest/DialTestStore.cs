@@ -121,12 +121,12 @@ public sealed class DialTestStore(TableServiceClient tables, IOptions<StorageOpt
     {
         var oldRuns = RunKey(before, string.Empty);
         var lastDay = before.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        var old = await Table.QueryAsync<TableEntity>(
-                e => (e.PartitionKey == RunPartition && e.RowKey.CompareTo(oldRuns) > 0) || (e.PartitionKey == DayPartition && e.RowKey.CompareTo(lastDay) < 0),
-                maxPerPage: 100,
-                select: ["PartitionKey", "RowKey"],
-                cancellationToken: cancellationToken)
+        // Two partition-scoped range reads, never a scan of the operations table.
+        var runs = await Table.QueryAsync<TableEntity>(e => e.PartitionKey == RunPartition && e.RowKey.CompareTo(oldRuns) > 0, maxPerPage: 100, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken)
             .Take(100).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var days = await Table.QueryAsync<TableEntity>(e => e.PartitionKey == DayPartition && e.RowKey.CompareTo(lastDay) < 0, maxPerPage: 100, select: ["PartitionKey", "RowKey"], cancellationToken: cancellationToken)
+            .Take(100).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var old = runs.Concat(days).ToList();
         foreach (var e in old)
         {
             await Table.DeleteEntityAsync(e.PartitionKey, e.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
