@@ -2,6 +2,7 @@ using KooGallery.Functions.Callbacks;
 using KooGallery.Functions.Configuration;
 using KooGallery.Functions.DialTest;
 using KooGallery.Functions.Instances;
+using KooGallery.Functions.JointOperation;
 using KooGallery.Functions.Licensing;
 using KooGallery.Functions.Marketplace;
 using KooGallery.Functions.Metering;
@@ -75,16 +76,7 @@ public static class KooGalleryApp
         services.AddMetering(configuration);
         services.AddDialTest(configuration);
         services.AddLicensing(configuration);
-        services.AddOptions<JointOperation.JointOperationOptions>().Bind(configuration.GetSection(JointOperation.JointOperationOptions.Section));
-        services.AddSingleton<JointOperation.KitSyncService>();
-        services.AddSingleton<JointOperation.KitNotifier>();
-        services.AddOptions<JointOperation.LoginOptions>().Bind(configuration.GetSection(JointOperation.LoginOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<JointOperation.LoginOptions>, JointOperation.LoginOptionsValidator>();
-        services.AddSingleton<JointOperation.LoginService>();
-
-        // A single-use code must never be sent twice: no retry policy on the identity provider's client.
-        services.AddHttpClient(JointOperation.LoginService.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10));
-        services.AddKitSyncHandlers();
+        services.AddJointOperation(configuration);
         return services;
     }
 

@@ -172,8 +172,30 @@ public class KitSyncTests
         Assert.Equal("000000", (await SyncAsync(market.App, "authSync", """{"flag":0,"instanceId":"i-2","tenantId":"T2","testFlag":0,"userName":"bob"}""")).ResultCode);
         Assert.Equal("000000", (await SyncAsync(market.App, "authSync", """{"flag":0,"instanceId":"i-2","tenantId":"T2","testFlag":0,"userName":"bob"}""")).ResultCode);
 
-        Assert.Equal(("Alice", "i-2"), ((await Kit(market).UserAsync("T2", "alice", CancellationToken.None))!.Name, (await Kit(market).UserAsync("T2", "alice", CancellationToken.None))!.InstanceId));
-        Assert.Null(await Kit(market).UserAsync("T2", "bob", CancellationToken.None));
+        var alice = await Kit(market).GrantAsync("T2", "alice", "i-2", CancellationToken.None);
+        Assert.Equal(("Alice", "i-2"), (alice!.Name, alice.InstanceId));
+        Assert.Null(await Kit(market).GrantAsync("T2", "bob", "i-2", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_user_is_authorised_per_instance_and_a_revocation_in_one_leaves_the_others()
+    {
+        await using var market = await StartAsync();
+        var kit = Kit(market);
+        foreach (var instance in new[] { "i-a", "i-b" })
+        {
+            Assert.Equal("000000", (await SyncAsync(market.App, "authSync", $$"""{"flag":1,"instanceId":"{{instance}}","tenantId":"T5","testFlag":0,"userName":"alice"}""")).ResultCode);
+        }
+
+        Assert.Equal("000000", (await SyncAsync(market.App, "authSync", """{"flag":0,"instanceId":"i-a","tenantId":"T5","testFlag":0,"userName":"alice"}""")).ResultCode);
+
+        Assert.Null(await kit.GrantAsync("T5", "alice", "i-a", CancellationToken.None));
+        Assert.Equal("i-b", (await kit.GrantAsync("T5", "alice", "i-b", CancellationToken.None))!.InstanceId);
+        Assert.Equal(["i-b"], (await kit.GrantsAsync("T5", "alice", CancellationToken.None)).Select(g => g.InstanceId));
+
+        // A user whose name runs into another's ("alice|i-b") is someone else.
+        Assert.Empty(await kit.GrantsAsync("T5", "alic", CancellationToken.None));
+        Assert.Empty(await kit.GrantsAsync("T5", "alice|i-b", CancellationToken.None));
     }
 
     [Fact]

@@ -14,7 +14,10 @@ public sealed record IdpUser(string UserName, string Name, string Email);
 /// <summary>
 /// A small OneAccess-style OAuth 2.0 identity provider (§5.12) on loopback, standing in for a buying
 /// enterprise's identity domain: an authorize page with a test user (sign in or cancel), a token endpoint that
-/// takes each code once (with PKCE S256 when the code was issued with a challenge), and userinfo.
+/// takes each code once (with PKCE S256 when the code was issued with a challenge) and only within
+/// <see cref="CodeLifetime"/>, and userinfo. It also plays KooGallery's unified login platform starting a
+/// sign-in itself: <c>/portal/launch</c> signs the user in and sends the browser to an application's login
+/// address with a code and the tenant code, and no state of the application's.
 /// </summary>
 public sealed class IdentityProvider : LoopbackServer
 {
@@ -29,7 +32,13 @@ public sealed class IdentityProvider : LoopbackServer
     /// <summary>The user the authorize page signs in (a test user; change it per test).</summary>
     public IdpUser User { get; set; } = new("alice", "Alice Example", "alice@example.com");
 
-    /// <summary>Token requests refused because the code was unknown, used already, or did not match.</summary>
+    /// <summary>How long a code may be redeemed (OneAccess: minutes); <see cref="TimeSpan.Zero"/> makes every code expired.</summary>
+    public TimeSpan CodeLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The redirect parameter that names the tenant when the platform starts a sign-in (null: none is sent).</summary>
+    public string? PlatformTenantParameter { get; set; } = "tenantCode";
+
+    /// <summary>Token requests refused because the code was unknown, used already, expired, or did not match.</summary>
     public int RefusedCodes => Volatile.Read(ref refused);
 
     private int refused;
@@ -49,6 +58,7 @@ public sealed class IdentityProvider : LoopbackServer
     protected override void Map(WebApplication app)
     {
         app.MapGet("/api/v1/oauth2/authorize", Authorize);
+        app.MapGet("/portal/launch", Launch);
         app.MapPost("/api/v1/oauth2/authorize", Decide);
         app.MapPost("/api/v1/oauth2/token", Token);
         app.MapGet("/api/v1/oauth2/userinfo", UserInfo);
@@ -73,6 +83,26 @@ public sealed class IdentityProvider : LoopbackServer
             """);
     }
 
+    /// <summary>The platform's own start: the user signs in here and is sent to the application's login address.</summary>
+    private Task Launch(HttpContext context)
+    {
+        var q = context.Request.Query;
+        if (!clients.ContainsKey(q["client_id"].ToString()) || !Uri.TryCreate(q["redirect_uri"], UriKind.Absolute, out _))
+        {
+            context.Response.StatusCode = 400;
+            return context.Response.WriteAsync("invalid launch request");
+        }
+
+        string Hidden(string name) => $"""<input type="hidden" name="{name}" value="{WebUtility.HtmlEncode(q[name].ToString())}">""";
+        context.Response.ContentType = "text/html; charset=utf-8";
+        return context.Response.WriteAsync($$"""
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Unified login</title></head><body>
+            <h1>Unified login</h1><p>Signing in as <strong id="user">{{WebUtility.HtmlEncode(User.UserName)}}</strong> to open the application.</p>
+            <form method="post" action="/api/v1/oauth2/authorize">{{Hidden("client_id")}}{{Hidden("redirect_uri")}}{{Hidden("tenant_code")}}
+            <button id="signin" name="decision" value="allow">Sign in</button> <button id="cancel" name="decision" value="deny">Cancel</button></form></body></html>
+            """);
+    }
+
     private async Task Decide(HttpContext context)
     {
         var form = await context.Request.ReadFormAsync().ConfigureAwait(false);
@@ -86,7 +116,15 @@ public sealed class IdentityProvider : LoopbackServer
         }
 
         var code = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        codes[code] = new IssuedCode(form["client_id"].ToString(), redirect, form["code_challenge"].ToString(), User);
+        codes[code] = new IssuedCode(form["client_id"].ToString(), redirect, form["code_challenge"].ToString(), User, DateTimeOffset.UtcNow + CodeLifetime);
+        if (form.ContainsKey("tenant_code"))
+        {
+            // Started by the platform: no state of the application's; the tenant named as the platform names it.
+            var tenant = PlatformTenantParameter is { } name ? $"&{name}={Uri.EscapeDataString(form["tenant_code"].ToString())}" : string.Empty;
+            context.Response.Redirect($"{redirect}{separator}code={code}{tenant}");
+            return;
+        }
+
         context.Response.Redirect($"{redirect}{separator}code={code}&state={state}");
     }
 
@@ -102,6 +140,7 @@ public sealed class IdentityProvider : LoopbackServer
 
         // Single use: the code is gone whatever happens next.
         if (form["grant_type"] != "authorization_code" || !codes.TryRemove(form["code"].ToString(), out var issued) || issued.ClientId != clientId
+            || issued.Expires <= DateTimeOffset.UtcNow
             || (form.ContainsKey("redirect_uri") && form["redirect_uri"] != issued.RedirectUri)
             || (!string.IsNullOrEmpty(issued.Challenge) && issued.Challenge != Challenge(form["code_verifier"].ToString())))
         {
@@ -138,5 +177,5 @@ public sealed class IdentityProvider : LoopbackServer
     private static string Challenge(string verifier) =>
         Convert.ToBase64String(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    private sealed record IssuedCode(string ClientId, string RedirectUri, string Challenge, IdpUser User);
+    private sealed record IssuedCode(string ClientId, string RedirectUri, string Challenge, IdpUser User, DateTimeOffset Expires);
 }

@@ -70,9 +70,19 @@ public sealed class KitAppEntity : ITableEntity
     public DateTimeOffset UpdatedAt { get; set; }
 }
 
+/// <summary>
+/// A user's authorisation for one instance (<c>user|{userName}|{instanceId}</c>; <c>*</c> when the sync named no
+/// instance): revoking a user in one instance leaves the tenant's others alone.
+/// </summary>
 public sealed class KitUserEntity : ITableEntity
 {
     public const string Prefix = "user|";
+
+    public static string RowKeyFor(string userName, string? instanceId) =>
+        $"{Prefix}{Part(userName)}|{(string.IsNullOrEmpty(instanceId) ? "*" : Part(instanceId))}";
+
+    /// <summary>Escaped, and '|' too, so that no user name or instance id can end where the other begins.</summary>
+    private static string Part(string value) => Instances.InstanceKeys.Escape(value).Replace("|", "%7C", StringComparison.Ordinal);
 
     public string PartitionKey { get; set; } = string.Empty;
 
@@ -115,10 +125,20 @@ public sealed class KitOrgEntity : ITableEntity
 
 }
 
-/// <summary>Tenant code → tenant id (partition <c>code</c>).</summary>
+/// <summary>Tenant code → tenant id (partition <c>code</c>), and identity domain → tenant id (partition <c>domain</c>).</summary>
 public sealed class KitTenantCodeEntity : ITableEntity
 {
     public const string Partition = "code";
+
+    public const string DomainPartition = "domain";
+
+    /// <summary>A domain as a key: its host (and port) only, lower case, so "https://x.example.com/" and "x.example.com" meet.</summary>
+    public static string DomainKey(string domain)
+    {
+        var text = domain.Trim();
+        var host = Uri.TryCreate(text.Contains("://", StringComparison.Ordinal) ? text : "https://" + text, UriKind.Absolute, out var uri) ? uri.Authority : text;
+        return Instances.InstanceKeys.Escape(host.ToLowerInvariant());
+    }
 
     public string PartitionKey { get; set; } = Partition;
 
@@ -129,4 +149,26 @@ public sealed class KitTenantCodeEntity : ITableEntity
     public ETag ETag { get; set; }
 
     public string TenantId { get; set; } = string.Empty;
+}
+
+/// <summary>
+/// Application → the tenants that have it (partition <c>appindex|{appId or clientId}</c>, one row per tenant with
+/// that tenant's client id and instance): how a login address that names only the application finds the tenants,
+/// and how the console lists every application's login address without reading any tenant.
+/// </summary>
+public sealed record KitAppIndex(string Application, string TenantId, string ClientId, string? InstanceId)
+{
+    public const string Prefix = "appindex|";
+
+    public const string End = "appindex}";
+
+    public static string PartitionFor(string application) => Prefix + Instances.InstanceKeys.Escape(application);
+
+    public static string ApplicationOf(string partition) => Uri.UnescapeDataString(partition[Prefix.Length..]);
+
+    public static KitAppIndex From(TableEntity e) => new(
+        ApplicationOf(e.PartitionKey),
+        e.GetString(nameof(KitTenantEntity.TenantId)) ?? e.RowKey,
+        e.GetString(nameof(KitAppEntity.ClientId)) ?? string.Empty,
+        e.GetString(nameof(KitAppEntity.InstanceId)));
 }

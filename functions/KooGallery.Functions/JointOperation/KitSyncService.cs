@@ -59,8 +59,9 @@ public sealed class KitSyncService(
         var partition = KitTenantEntity.PartitionFor(request.TenantId);
         if (request.Add)
         {
-            // The code index first: a tenant row is never reachable by code before it exists, nor lost after.
+            // The code and domain indexes first: a tenant row is never reachable by them before it exists, nor lost after.
             await Table.UpsertEntityAsync(new KitTenantCodeEntity { RowKey = InstanceKeys.Escape(request.TenantCode), TenantId = request.TenantId }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            await Table.UpsertEntityAsync(new KitTenantCodeEntity { PartitionKey = KitTenantCodeEntity.DomainPartition, RowKey = KitTenantCodeEntity.DomainKey(request.DomainName), TenantId = request.TenantId }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
         }
 
         var row = new TableEntity(partition, KitTenantEntity.Row)
@@ -91,9 +92,16 @@ public sealed class KitSyncService(
     {
         var partition = KitTenantEntity.PartitionFor(request.TenantId);
         var rowKey = KitAppEntity.Prefix + InstanceKeys.Escape(request.ClientId);
+        var index = new TableEntity(KitAppIndex.PartitionFor(request.AppId ?? request.ClientId), InstanceKeys.Escape(request.TenantId))
+        {
+            [nameof(KitAppEntity.ClientId)] = request.ClientId,
+            [nameof(KitAppEntity.InstanceId)] = request.InstanceId,
+            [nameof(KitTenantEntity.TenantId)] = request.TenantId,
+        };
         if (!request.Add)
         {
             await Table.DeleteEntityAsync(partition, rowKey, ETag.All, cancellationToken).ConfigureAwait(false);
+            await Table.DeleteEntityAsync(index.PartitionKey, index.RowKey, ETag.All, cancellationToken).ConfigureAwait(false);
             await LogAsync(request.InstanceId, KitSyncs.ApplicationSync, $"application {request.ClientId} of tenant {request.TenantId} deleted", cancellationToken).ConfigureAwait(false);
             return new KooGalleryResponse(ResultCode.Success);
         }
@@ -124,6 +132,9 @@ public sealed class KitSyncService(
             ClientSecretProtected = credentials.Protect(secret, partition + "|" + rowKey),
             UpdatedAt = time.GetUtcNow(),
         }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+
+        // After the credential: the index never names a tenant whose credential is not there to use.
+        await Table.UpsertEntityAsync(index, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
         await LogAsync(request.InstanceId, KitSyncs.ApplicationSync, $"application {request.ClientId} of tenant {request.TenantId} stored (secret encrypted at rest)", cancellationToken).ConfigureAwait(false);
         return new KooGalleryResponse(ResultCode.Success);
     }
@@ -135,10 +146,10 @@ public sealed class KitSyncService(
         var actions = request.Users.Select(u => u.Add
             ? new TableTransactionAction(TableTransactionActionType.UpsertReplace, new KitUserEntity
             {
-                PartitionKey = partition, RowKey = KitUserEntity.Prefix + InstanceKeys.Escape(u.UserName), UserName = u.UserName, Name = u.Name, Role = u.Role,
+                PartitionKey = partition, RowKey = KitUserEntity.RowKeyFor(u.UserName, request.InstanceId), UserName = u.UserName, Name = u.Name, Role = u.Role,
                 AppId = request.AppId, InstanceId = request.InstanceId, UpdatedAt = now,
             })
-            : new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, KitUserEntity.Prefix + InstanceKeys.Escape(u.UserName)), ETag.All));
+            : new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, KitUserEntity.RowKeyFor(u.UserName, request.InstanceId)), ETag.All));
 
         // Users named twice: the last word counts, and a transaction may not touch one row twice.
         var unique = actions.Select((a, i) => (a, i)).GroupBy(x => x.a.Entity.RowKey).Select(g => g.OrderBy(x => x.i).Last().a).ToList();
@@ -232,24 +243,61 @@ public sealed class KitSyncService(
         return await TenantAsync(code.HasValue ? code.Value!.TenantId : codeOrId, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The tenant's application credential used to sign its users in (the first synced one).</summary>
-    public async Task<KitAppEntity?> FirstApplicationAsync(string tenantId, CancellationToken cancellationToken)
+    /// <summary>The tenant whose identity domain this is (the platform may name the domain instead of the tenant).</summary>
+    public async Task<KitTenantEntity?> TenantByDomainAsync(string domain, CancellationToken cancellationToken)
+    {
+        var found = await Table.GetEntityIfExistsAsync<KitTenantCodeEntity>(KitTenantCodeEntity.DomainPartition, KitTenantCodeEntity.DomainKey(domain), cancellationToken: cancellationToken).ConfigureAwait(false);
+        return found.HasValue ? await TenantAsync(found.Value!.TenantId, cancellationToken).ConfigureAwait(false) : null;
+    }
+
+    /// <summary>The tenant's applications (a few rows of its partition).</summary>
+    public async Task<IReadOnlyList<KitAppEntity>> ApplicationsAsync(string tenantId, CancellationToken cancellationToken)
     {
         var partition = KitTenantEntity.PartitionFor(tenantId);
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {KitAppEntity.Prefix} and RowKey lt {"app}"}");
-        await foreach (var app in Table.QueryAsync<KitAppEntity>(filter, maxPerPage: 1, cancellationToken: cancellationToken).ConfigureAwait(false))
-        {
-            return app;
-        }
-
-        return null;
+        return await Table.QueryAsync<KitAppEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<KitUserEntity?> UserAsync(string tenantId, string userName, CancellationToken cancellationToken)
+    /// <summary>The tenants that have an application (by its <c>appId</c>, or its <c>clientId</c> when it has none): one partition.</summary>
+    public async Task<IReadOnlyList<KitAppIndex>> TenantsOfApplicationAsync(string application, int max, CancellationToken cancellationToken) =>
+        await Table.QueryAsync<TableEntity>(e => e.PartitionKey == KitAppIndex.PartitionFor(application), maxPerPage: max, cancellationToken: cancellationToken)
+            .Take(max).Select(KitAppIndex.From).ToListAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Every synced application with how many tenants have it: the application index partitions, never the tenants'.</summary>
+    public async Task<IReadOnlyList<(string Application, int Tenants)>> ApplicationNamesAsync(int max, CancellationToken cancellationToken)
     {
-        var found = await Table.GetEntityIfExistsAsync<KitUserEntity>(KitTenantEntity.PartitionFor(tenantId), KitUserEntity.Prefix + InstanceKeys.Escape(userName), cancellationToken: cancellationToken).ConfigureAwait(false);
-        return found.HasValue ? found.Value : null;
+        var rows = await Table.QueryAsync<TableEntity>(
+                e => e.PartitionKey.CompareTo(KitAppIndex.Prefix) >= 0 && e.PartitionKey.CompareTo(KitAppIndex.End) < 0,
+                select: ["PartitionKey", "RowKey"],
+                cancellationToken: cancellationToken)
+            .Take(max * 50).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.GroupBy(r => r.PartitionKey, StringComparer.Ordinal)
+            .Select(g => (KitAppIndex.ApplicationOf(g.Key), g.Count()))
+            .Take(max)
+            .ToList();
     }
+
+    /// <summary>
+    /// Where a user is authorised in a tenant: the instances (per-instance grants, <c>user|{user}|{instance}</c>),
+    /// and a grant written before grants were per instance (<c>user|{user}</c>), which names its instance too.
+    /// </summary>
+    public async Task<IReadOnlyList<KitUserEntity>> GrantsAsync(string tenantId, string userName, CancellationToken cancellationToken)
+    {
+        var partition = KitTenantEntity.PartitionFor(tenantId);
+        var prefix = KitUserEntity.RowKeyFor(userName, null)[..^1];
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {prefix} and RowKey lt {prefix[..^1] + "}"}");
+        var grants = await Table.QueryAsync<KitUserEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var legacy = await Table.GetEntityIfExistsAsync<KitUserEntity>(partition, KitUserEntity.Prefix + InstanceKeys.Escape(userName), cancellationToken: cancellationToken).ConfigureAwait(false);
+        // A per-instance key of another user can equal a legacy key ("user|alice|i-b" for "alice|i-b"): the row must be this user's.
+        return legacy.HasValue && legacy.Value!.UserName == userName ? [.. grants, legacy.Value] : grants;
+    }
+
+    /// <summary>Whether the user may use the instance: a grant for it, or one that names no instance (tenant-wide).</summary>
+    public async Task<KitUserEntity?> GrantAsync(string tenantId, string userName, string instanceId, CancellationToken cancellationToken) =>
+        (await GrantsAsync(tenantId, userName, cancellationToken).ConfigureAwait(false))
+            .Where(g => g.InstanceId == instanceId || string.IsNullOrEmpty(g.InstanceId))
+            .OrderBy(g => string.IsNullOrEmpty(g.InstanceId))
+            .FirstOrDefault();
 
     /// <summary>An application's client secret, decrypted (for the sign-on flow); null when unknown.</summary>
     public async Task<string?> ClientSecretAsync(string tenantId, string clientId, CancellationToken cancellationToken)

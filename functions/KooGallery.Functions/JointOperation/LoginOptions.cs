@@ -28,6 +28,22 @@ public sealed class LoginOptions
     /// </summary>
     public string? CallbackUrl { get; set; }
 
+    /// <summary>
+    /// Query parameters of the unified login platform's redirect to a login address that may name the tenant's code,
+    /// tried in order (comma-separated). KooGallery does not publish the redirect's parameters: an uncertain point
+    /// (docs/protocol.md).
+    /// </summary>
+    public string PlatformTenantParameters { get; set; } = "tenantCode,tenant_code,tenant";
+
+    /// <summary>Query parameters that may name the tenant's identity domain instead (comma-separated, tried in order).</summary>
+    public string PlatformDomainParameters { get; set; } = "domainName,domain";
+
+    /// <summary>
+    /// The merchant serves each tenant on its own sub-domain (<c>acme.saas.example.com</c>): when the platform names
+    /// no tenant, the first label of the request's host is the tenant code.
+    /// </summary>
+    public bool TenantFromSubdomain { get; set; }
+
     /// <summary>OAuth scope asked for (OneAccess: <c>get_user_info</c>).</summary>
     public string Scope { get; set; } = "get_user_info";
 

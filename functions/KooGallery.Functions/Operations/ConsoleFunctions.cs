@@ -12,7 +12,7 @@ namespace KooGallery.Functions.Operations;
 /// the app itself decides (<see cref="OperatorAccess"/>): a signed-in principal with the operator role, or
 /// an operator key. The master-key endpoints under <c>/api/ops/…</c> stay as they are for scripts.
 /// </summary>
-public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole console)
+public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole console, JointOperation.KitSyncService kit, JointOperation.LoginService login)
 {
     private static readonly Dictionary<string, string> Files = new(StringComparer.Ordinal)
     {
@@ -48,7 +48,12 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "ops/console/overview")] HttpRequest request,
         CancellationToken cancellationToken) =>
         access.Authenticate(request) is { } who
-            ? Json(new { signedInAs = who.Name, overview = await console.OverviewAsync(cancellationToken).ConfigureAwait(false) })
+            ? Json(new
+            {
+                signedInAs = who.Name,
+                overview = await console.OverviewAsync(cancellationToken).ConfigureAwait(false),
+                loginAddresses = await JointOperation.LoginAddressList.ReadAsync(kit, login, new Uri($"{request.Scheme}://{request.Host}{request.PathBase}/"), cancellationToken).ConfigureAwait(false),
+            })
             : Refused();
 
     [Function("ConsoleFind")]

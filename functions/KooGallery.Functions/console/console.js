@@ -163,6 +163,7 @@ async function loadOverview() {
   $('failed-card').classList.toggle('alarm', o.failedOrders.count >= o.failedOrders.threshold);
 
   dialCard(o.dialTest);
+  $('login-addresses').tBodies[0].replaceChildren(...body.loginAddresses.map((a) => row([a.application, el('code', a.loginAddress), a.tenants])));
 
   $('callbacks-total').textContent = o.callbacks.total;
   $('callbacks-chart').replaceChildren(callbacksChart(o.callbacks.hours));

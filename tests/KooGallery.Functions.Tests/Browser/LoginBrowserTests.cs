@@ -1,14 +1,8 @@
 using System.Security.Cryptography;
-using System.Text;
 using KooGallery.Functions.JointOperation;
 using KooGallery.Functions.Tests.Infrastructure;
 using KooGallery.Protocol.Crypto;
-using KooGallery.Protocol.Signing;
 using KooGallery.Simulator;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Mvc;
-using Microsoft.AspNetCore.Mvc.Abstractions;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.Playwright;
@@ -62,21 +56,7 @@ public sealed class LoginBrowserTests : IAsyncLifetime
         await host.DisposeAsync();
     }
 
-    private async Task Kit(string sync, string body)
-    {
-        var bytes = Encoding.UTF8.GetBytes(body);
-        var signed = KitSignature.Sign(TestApp.KitKey, bytes, market.App.Clock.GetUtcNow());
-        var context = new DefaultHttpContext();
-        context.Request.Method = "POST";
-        context.Request.Body = new MemoryStream(bytes);
-        context.Request.Headers[KitSignature.SignHeader] = signed.Signature;
-        context.Request.Headers[KitSignature.TimestampHeader] = signed.Timestamp;
-        context.Request.Headers[KitSignature.NonceHeader] = signed.Nonce;
-        context.Response.Body = new MemoryStream();
-        var result = await market.App.Function<Callbacks.KitSyncInterface>().Run(context.Request, sync, CancellationToken.None);
-        await result.ExecuteResultAsync(new ActionContext(context, new RouteData(), new ActionDescriptor()));
-        Assert.Contains("\"000000\"", Encoding.UTF8.GetString(((MemoryStream)context.Response.Body).ToArray()), StringComparison.Ordinal);
-    }
+    private Task Kit(string sync, string body) => KitCalls.SendAsync(market.App, sync, body);
 
     private string Login => host.BaseUrl + "api/login?tenant=acme";
 

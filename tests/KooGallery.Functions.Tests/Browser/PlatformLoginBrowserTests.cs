@@ -1,0 +1,214 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using KooGallery.Functions.JointOperation;
+using KooGallery.Functions.Tests.Infrastructure;
+using KooGallery.Protocol.Crypto;
+using KooGallery.Simulator;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.Playwright;
+
+namespace KooGallery.Functions.Tests.Browser;
+
+/// <summary>
+/// Sign-on as KooGallery's unified login platform drives it, in a real headless Chromium: the simulator's identity
+/// providers (one per buying enterprise) play the platform and <b>start</b> the flow; the user signs in on the
+/// platform's page and lands at the application's login address (<c>/api/login/{application}</c>), then at the
+/// instance's front end with a ticket. Two enterprises share the application <c>crm</c>; Acme also has <c>erp</c>.
+/// Alice may use Acme's crm, Carol both of Acme's, Bob Globex's crm.
+/// </summary>
+public sealed class PlatformLoginBrowserTests : IAsyncLifetime
+{
+    private static readonly RSA MerchantKey = RSA.Create(3072);
+
+    private LoginHost host = null!;
+    private IdentityProvider acme = null!;
+    private IdentityProvider globex = null!;
+    private LocalMarketplace market = null!;
+    private IPlaywright playwright = null!;
+    private IBrowser browser = null!;
+    private string acmeCrm = null!;
+    private string acmeErp = null!;
+    private string globexCrm = null!;
+
+    public async Task InitializeAsync()
+    {
+        host = await LoginHost.StartAsync();
+        acme = await IdentityProvider.LaunchAsync();
+        globex = await IdentityProvider.LaunchAsync();
+        market = await LocalMarketplace.StartAsync(s =>
+        {
+            s["JointOperation:RsaPrivateKey"] = MerchantKey.ExportPkcs8PrivateKeyPem();
+            s["Login:CallbackUrl"] = host.BaseUrl + "api/login/callback";
+            s["Provisioning:BuiltIn:FrontEndUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
+            s["Provisioning:BuiltIn:AdminUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
+        });
+        host.App = market.App;
+        acmeCrm = await market.NewInstanceAsync("CS-ACME-CRM");
+        acmeErp = await market.NewInstanceAsync("CS-ACME-ERP");
+        globexCrm = await market.NewInstanceAsync("CS-GLOBEX-CRM");
+        await market.DrainAsync();
+
+        await Tenant("T-ACME", "acme", acme, acmeCrm);
+        await Tenant("T-GLOBEX", "globex", globex, globexCrm);
+        await Application(acme, "T-ACME", "crm", "acme-crm", acmeCrm);
+        await Application(acme, "T-ACME", "erp", "acme-erp", acmeErp);
+        await Application(globex, "T-GLOBEX", "crm", "globex-crm", globexCrm);
+        await Authorise("T-ACME", acmeCrm, "alice", true);
+        await Authorise("T-ACME", acmeCrm, "carol", true);
+        await Authorise("T-ACME", acmeErp, "carol", true);
+        await Authorise("T-GLOBEX", globexCrm, "bob", true);
+        (playwright, browser) = await Chromium.LaunchAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await browser.DisposeAsync();
+        playwright.Dispose();
+        await market.DisposeAsync();
+        await acme.DisposeAsync();
+        await globex.DisposeAsync();
+        await host.DisposeAsync();
+    }
+
+    private Task Tenant(string tenantId, string code, IdentityProvider idp, string instanceId) => KitCalls.SendAsync(market.App, "tenantSync",
+        $$"""{"domainName":"{{idp.BaseUrl.ToString().TrimEnd('/')}}","flag":1,"instanceId":"{{instanceId}}","name":"{{code}}","orderId":"CS-{{code}}","tenantCode":"{{code}}","tenantId":"{{tenantId}}","testFlag":1}""");
+
+    private Task Application(IdentityProvider idp, string tenantId, string appId, string clientId, string instanceId)
+    {
+        var secret = clientId + "-secret-0123456789";
+        idp.AddClient(clientId, secret);
+        return KitCalls.SendAsync(market.App, "applicationSync",
+            $$"""{"appId":"{{appId}}","clientId":"{{clientId}}","clientSecret":"{{ClientSecretCipher.Encrypt(MerchantKey, secret)}}","flag":1,"instanceId":"{{instanceId}}","tenantId":"{{tenantId}}","testFlag":1}""");
+    }
+
+    private Task Authorise(string tenantId, string instanceId, string user, bool add) => KitCalls.SendAsync(market.App, "authSync",
+        $$"""{"flag":{{(add ? 1 : 0)}},"instanceId":"{{instanceId}}","tenantId":"{{tenantId}}","testFlag":1,"userName":"{{user}}"}""");
+
+    private string LoginAddress(string application) => host.BaseUrl + "api/login/" + application;
+
+    /// <summary>The platform's own page: the user signs in there and is sent to <paramref name="application"/>'s login address.</summary>
+    private static string Launch(IdentityProvider idp, string clientId, string loginAddress, string tenantCode) =>
+        $"{idp.BaseUrl}portal/launch?client_id={clientId}&redirect_uri={Uri.EscapeDataString(loginAddress)}&tenant_code={tenantCode}";
+
+    private async Task<IPage> SignInAsync(IdentityProvider idp, string user, string clientId, string application, string tenantCode, string? loginAddress = null)
+    {
+        idp.User = new IdpUser(user, user.ToUpperInvariant(), user + "@example.com");
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync(Launch(idp, clientId, loginAddress ?? LoginAddress(application), tenantCode));
+        await page.ClickAsync("#signin");
+        await page.WaitForURLAsync(url => url.Contains("/frontend/", StringComparison.Ordinal) || url.Contains("/api/login/", StringComparison.Ordinal));
+        return page;
+    }
+
+    private async Task<IDictionary<string, object>> LandedAsync(IPage page, string instanceId)
+    {
+        Assert.StartsWith(host.BaseUrl + "frontend/" + instanceId + "?ticket=", page.Url, StringComparison.Ordinal);
+        var ticket = await page.InnerTextAsync("#ticket");
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(ticket, market.App.Services.GetRequiredService<LoginService>().TicketValidation(instanceId));
+        Assert.True(result.IsValid, result.Exception?.Message);
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), c => c.Name == LoginService.CookieName); // no state of the app's in this flow
+        return result.Claims;
+    }
+
+    [Fact]
+    public async Task The_platform_starts_the_sign_in_and_the_user_lands_on_the_instance_with_a_ticket()
+    {
+        var page = await SignInAsync(acme, "alice", "acme-crm", "crm", "acme");
+
+        var claims = await LandedAsync(page, acmeCrm);
+        Assert.Equal(("alice", "T-ACME", "acme", acmeCrm), (claims["sub"], claims["tenant_id"], claims["tenant_code"], claims["instance_id"]));
+    }
+
+    [Fact]
+    public async Task Two_tenants_on_one_application_each_sign_in_to_their_own_instance()
+    {
+        var bob = await SignInAsync(globex, "bob", "globex-crm", "crm", "globex");
+        Assert.Equal("T-GLOBEX", (await LandedAsync(bob, globexCrm))["tenant_id"]);
+
+        var alice = await SignInAsync(acme, "alice", "acme-crm", "crm", "acme");
+        Assert.Equal("T-ACME", (await LandedAsync(alice, acmeCrm))["tenant_id"]);
+    }
+
+    [Fact]
+    public async Task One_tenant_with_two_applications_signs_in_to_the_one_the_address_names()
+    {
+        await LandedAsync(await SignInAsync(acme, "carol", "acme-erp", "erp", "acme"), acmeErp);
+        await LandedAsync(await SignInAsync(acme, "carol", "acme-crm", "crm", "acme"), acmeCrm);
+    }
+
+    [Fact]
+    public async Task A_user_authorised_for_instance_A_but_not_B_is_refused_at_B_and_a_revocation_in_A_leaves_B()
+    {
+        var alice = await SignInAsync(acme, "alice", "acme-erp", "erp", "acme");
+        Assert.Contains("not authorised", await alice.InnerTextAsync("h1"), StringComparison.Ordinal);
+
+        await Authorise("T-ACME", acmeCrm, "carol", add: false);
+        await LandedAsync(await SignInAsync(acme, "carol", "acme-erp", "erp", "acme"), acmeErp);
+        var refused = await SignInAsync(acme, "carol", "acme-crm", "crm", "acme");
+        Assert.Contains("not authorised", await refused.InnerTextAsync("h1"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_replayed_code_is_refused_and_shows_its_page()
+    {
+        acme.User = new IdpUser("alice", "Alice", "alice@example.com");
+        var page = await browser.NewPageAsync();
+        string? arrival = null;
+        page.Request += (_, request) => arrival ??= request.Url.Contains("/api/login/crm?code=", StringComparison.Ordinal) ? request.Url : null;
+        await page.GotoAsync(Launch(acme, "acme-crm", LoginAddress("crm"), "acme"));
+        await page.ClickAsync("#signin");
+        await page.WaitForURLAsync(url => url.Contains("/frontend/", StringComparison.Ordinal));
+
+        var response = await page.GotoAsync(arrival!);
+
+        Assert.Equal(502, response!.Status);
+        Assert.Contains("already used", await page.InnerTextAsync("main"), StringComparison.Ordinal);
+        Assert.Equal(1, acme.RefusedCodes);
+    }
+
+    [Fact]
+    public async Task A_code_issued_for_another_application_is_refused()
+    {
+        // Issued to acme-crm, brought to erp's login address: redeemed with erp's credential, which the platform refuses.
+        var page = await SignInAsync(acme, "carol", "acme-crm", "erp", "acme", LoginAddress("erp"));
+
+        Assert.Contains("/api/login/erp", page.Url, StringComparison.Ordinal);
+        Assert.Contains("refused the sign-in", await page.InnerTextAsync("h1"), StringComparison.Ordinal);
+        Assert.Equal(1, acme.RefusedCodes);
+    }
+
+    [Fact]
+    public async Task An_expired_code_is_refused()
+    {
+        acme.CodeLifetime = TimeSpan.Zero;
+
+        var page = await SignInAsync(acme, "alice", "acme-crm", "crm", "acme");
+
+        Assert.Contains("refused the sign-in", await page.InnerTextAsync("h1"), StringComparison.Ordinal);
+        Assert.Contains("expired", await page.InnerTextAsync("main"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_a_tenant_named_the_only_tenant_of_an_application_is_found_and_a_shared_one_is_never_guessed()
+    {
+        acme.PlatformTenantParameter = null;
+
+        await LandedAsync(await SignInAsync(acme, "carol", "acme-erp", "erp", "acme"), acmeErp);
+        var shared = await SignInAsync(acme, "alice", "acme-crm", "crm", "acme");
+
+        Assert.Contains("Which enterprise?", await shared.InnerTextAsync("h1"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Each_synced_application_has_its_login_address_listed()
+    {
+        var page = await browser.NewPageAsync();
+        var response = await page.APIRequest.GetAsync(host.BaseUrl + "api/ops/login-addresses");
+        var listed = JsonDocument.Parse(await response.TextAsync()).RootElement.EnumerateArray()
+            .ToDictionary(a => a.GetProperty("application").GetString()!, a => (a.GetProperty("loginAddress").GetString(), a.GetProperty("tenants").GetInt32()));
+
+        Assert.Equal((LoginAddress("crm"), 2), listed["crm"]);
+        Assert.Equal((LoginAddress("erp"), 1), listed["erp"]);
+    }
+}
