@@ -70,6 +70,9 @@ param dialTestUpgrade bool = true
 param dialTestLicence bool = false
 param dialTestTenantSync bool = false
 
+@description('Joint-operation sign-on: each tenant is served on its own sub-domain, whose first label is the tenant code (Login__TenantFromSubdomain).')
+param loginTenantFromSubdomain bool = false
+
 @description('E-mail for alerts; empty: alerts fire without a notification.')
 param alertEmail string = ''
 
@@ -280,6 +283,9 @@ var appSettings = {
   Login__TicketLifetime: '00:02:00'
   Login__StateLifetime: '00:10:00'
   Login__CallbackUrl: loginCallbackUrl
+  Login__PlatformTenantParameters: 'tenantCode,tenant_code,tenant'
+  Login__PlatformDomainParameters: 'domainName,domain'
+  Login__TenantFromSubdomain: string(loginTenantFromSubdomain)
   Login__Scope: 'get_user_info'
   Login__AuthorizePath: '/api/v1/oauth2/authorize'
   Login__TokenPath: '/api/v1/oauth2/token'

@@ -38,6 +38,9 @@ public sealed class IdentityProvider : LoopbackServer
     /// <summary>The redirect parameter that names the tenant when the platform starts a sign-in (null: none is sent).</summary>
     public string? PlatformTenantParameter { get; set; } = "tenantCode";
 
+    /// <summary>The redirect parameter that names this identity domain (host and port) when the platform starts a sign-in (null: none).</summary>
+    public string? PlatformDomainParameter { get; set; }
+
     /// <summary>Token requests refused because the code was unknown, used already, expired, or did not match.</summary>
     public int RefusedCodes => Volatile.Read(ref refused);
 
@@ -121,7 +124,8 @@ public sealed class IdentityProvider : LoopbackServer
         {
             // Started by the platform: no state of the application's; the tenant named as the platform names it.
             var tenant = PlatformTenantParameter is { } name ? $"&{name}={Uri.EscapeDataString(form["tenant_code"].ToString())}" : string.Empty;
-            context.Response.Redirect($"{redirect}{separator}code={code}{tenant}");
+            var domain = PlatformDomainParameter is { } domainName ? $"&{domainName}={Uri.EscapeDataString(BaseUrl.Authority)}" : string.Empty;
+            context.Response.Redirect($"{redirect}{separator}code={code}{tenant}{domain}");
             return;
         }
 

@@ -63,7 +63,7 @@ public sealed class LoginFunctions(LoginService login, KitSyncService kit, Micro
         CancellationToken cancellationToken) =>
         new OkObjectResult(await LoginAddressList.ReadAsync(kit, login, Origin(request), cancellationToken).ConfigureAwait(false));
 
-    private static Uri Origin(HttpRequest request) => new($"{request.Scheme}://{request.Host}{request.PathBase}/");
+    private static Uri Origin(HttpRequest request) => Http.RequestOrigin.Of(request);
 
     private static Uri CallbackOf(HttpRequest request) => new(Origin(request), "api/login/callback");
 

@@ -61,6 +61,11 @@ public sealed class LoginService(
             return UnknownEnterprise(correlation, tenant);
         }
 
+        if (application is { Length: > 64 })
+        {
+            return Fail(404, "Unknown application", "This login address names no application of this service.", "Open the application from your enterprise's KooGallery console.", correlation, tenant, "application name too long");
+        }
+
         var (app, problem) = await ApplicationAsync(t, application, correlation, cancellationToken).ConfigureAwait(false);
         if (app is null)
         {
@@ -127,6 +132,11 @@ public sealed class LoginService(
         if (redirect.Error is not null || string.IsNullOrEmpty(redirect.Code))
         {
             return Refused(correlation, redirect.TenantCode, redirect.Error, redirect.ErrorDescription, clear: false);
+        }
+
+        if (application.Length > 64 || redirect.Code.Length > 2048)
+        {
+            return Fail(404, "Unknown application", "This login address names no application of this service.", "Open the application from your enterprise's KooGallery console.", correlation, redirect.TenantCode, "application name or code too long");
         }
 
         var (tenant, problem) = await PlatformTenantAsync(application, redirect, correlation, cancellationToken).ConfigureAwait(false);

@@ -52,7 +52,7 @@ public sealed class ConsoleFunctions(OperatorAccess access, OperatorConsole cons
             {
                 signedInAs = who.Name,
                 overview = await console.OverviewAsync(cancellationToken).ConfigureAwait(false),
-                loginAddresses = await JointOperation.LoginAddressList.ReadAsync(kit, login, new Uri($"{request.Scheme}://{request.Host}{request.PathBase}/"), cancellationToken).ConfigureAwait(false),
+                loginAddresses = await JointOperation.LoginAddressList.ReadAsync(kit, login, Http.RequestOrigin.Of(request), cancellationToken).ConfigureAwait(false),
             })
             : Refused();
 

@@ -14,6 +14,7 @@ namespace KooGallery.Functions.Tests.Browser;
 public sealed class ConsoleBrowserTests : IAsyncLifetime
 {
     private const string OperatorKey = "browser-test-operator-key-0123456789";
+    private static readonly System.Security.Cryptography.RSA MerchantKey = System.Security.Cryptography.RSA.Create(2048);
 
     private LocalMarketplace market = null!;
     private ConsoleHost host = null!;
@@ -29,6 +30,7 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
             s["OutboundHttp:BreakerDuration"] = "00:00:00.100";
             s["Lifecycle:GiveUpAfter"] = "01:00:00";
             s["Console:OperatorKeys:0"] = OperatorKey;
+            s["JointOperation:RsaPrivateKey"] = MerchantKey.ExportPkcs8PrivateKeyPem();
         });
         market.OpenApi.Faults.OutageUntil(market.App.Clock, market.App.Clock.GetUtcNow() + TimeSpan.FromHours(3), new Fault.ServerError(503));
         failedInstance = await market.NewInstanceAsync("CS2611290501", test: false);
@@ -108,6 +110,20 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         await Assertions.Expect(page.Locator("#dial-cases tbody tr").Filter(new() { HasText = "newInstance" })).ToContainTextAsync("120");
         await Assertions.Expect(page.Locator("#dial-days li")).ToHaveCountAsync(7);
         await Assertions.Expect(page.Locator("#dial-days li").Last).ToContainTextAsync("1 of 1 failed");
+    }
+
+    [Fact]
+    public async Task The_overview_lists_each_synced_application_with_its_login_address()
+    {
+        var secret = KooGallery.Protocol.Crypto.ClientSecretCipher.Encrypt(MerchantKey, "crm-secret-0123456789");
+        await KitCalls.SendAsync(market.App, "applicationSync", $$"""{"appId":"crm","clientId":"acme-crm","clientSecret":"{{secret}}","flag":1,"instanceId":"{{failedInstance}}","tenantId":"T-ACME","testFlag":1}""");
+
+        var page = await SignedInAsync();
+
+        var row = page.Locator("#login-addresses tbody tr").Filter(new() { HasText = "crm" });
+        // Beside the registered callback address (the sample's), whatever host the console is read on.
+        await Assertions.Expect(row).ToContainTextAsync(market.App.Settings["Login:CallbackUrl"]!.Replace("/callback", "/crm", StringComparison.Ordinal));
+        await Assertions.Expect(row.Locator("td").Last).ToHaveTextAsync("1");
     }
 
     [Fact]

@@ -200,6 +200,33 @@ public sealed class PlatformLoginBrowserTests : IAsyncLifetime
         Assert.Contains("Which enterprise?", await shared.InnerTextAsync("h1"), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("api/login/nothing?code=abc&tenantCode=acme", 404, "Application not set up")]
+    [InlineData("api/login/crm?code=abc&tenantCode=nobody", 404, "Unknown enterprise")]
+    [InlineData("api/login/crm?code=abc&domain=unknown.example.com", 404, "Unknown enterprise")]
+    [InlineData("api/login/crm?error=access_denied&error_description=cancelled", 502, "refused the sign-in")]
+    public async Task A_redirect_that_cannot_sign_in_shows_its_page(string path, int status, string title)
+    {
+        var page = await browser.NewPageAsync();
+
+        var response = await page.GotoAsync(host.BaseUrl + path);
+
+        Assert.Equal(status, response!.Status);
+        Assert.Contains(title, await page.InnerTextAsync("h1"), StringComparison.Ordinal);
+        Assert.Matches("^[0-9a-f]{12}$", await page.InnerTextAsync("#correlation"));
+    }
+
+    [Fact]
+    public async Task The_platform_may_name_the_identity_domain_instead_of_the_tenant()
+    {
+        globex.PlatformTenantParameter = null;
+        globex.PlatformDomainParameter = "domain";
+
+        var page = await SignInAsync(globex, "bob", "globex-crm", "crm", "globex");
+
+        Assert.Equal("T-GLOBEX", (await LandedAsync(page, globexCrm))["tenant_id"]);
+    }
+
     [Fact]
     public async Task Each_synced_application_has_its_login_address_listed()
     {
