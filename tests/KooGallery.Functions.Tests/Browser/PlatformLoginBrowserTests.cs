@@ -42,6 +42,7 @@ public sealed class PlatformLoginBrowserTests : IAsyncLifetime
             s["Login:CallbackUrl"] = host.BaseUrl + "api/login/callback";
             s["Provisioning:BuiltIn:FrontEndUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
             s["Provisioning:BuiltIn:AdminUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
+            s["Login:TenantFromSubdomain"] = "true"; // "localhost" has no sub-domain: only the test that says so uses it
         });
         host.App = market.App;
         acmeCrm = await market.NewInstanceAsync("CS-ACME-CRM");
@@ -225,6 +226,26 @@ public sealed class PlatformLoginBrowserTests : IAsyncLifetime
         var page = await SignInAsync(globex, "bob", "globex-crm", "crm", "globex");
 
         Assert.Equal("T-GLOBEX", (await LandedAsync(page, globexCrm))["tenant_id"]);
+    }
+
+    [Fact]
+    public async Task A_merchant_serving_tenants_on_sub_domains_has_the_tenant_read_from_the_host()
+    {
+        // The platform names no tenant; the request came to acme.saas.example.com (the merchant's per-tenant host).
+        acme.PlatformTenantParameter = null;
+        acme.User = new IdpUser("alice", "Alice", "alice@example.com");
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+        var issued = await http.PostAsync(new Uri(acme.BaseUrl, "api/v1/oauth2/authorize"), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["decision"] = "allow", ["client_id"] = "acme-crm", ["redirect_uri"] = LoginAddress("crm"), ["tenant_code"] = "acme",
+        }));
+        var code = System.Web.HttpUtility.ParseQueryString(issued.Headers.Location!.Query)["code"];
+
+        var step = await market.App.Services.GetRequiredService<LoginService>().PlatformAsync(
+            "crm", new PlatformRedirect(code, null, null, null, null, "acme.saas.example.com", host.BaseUrl), CancellationToken.None);
+
+        Assert.Null(step.Failure);
+        Assert.StartsWith(host.BaseUrl + "frontend/" + acmeCrm + "?ticket=", step.RedirectTo, StringComparison.Ordinal);
     }
 
     [Fact]
