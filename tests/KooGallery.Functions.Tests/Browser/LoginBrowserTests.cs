@@ -1,7 +1,5 @@
-using System.Security.Cryptography;
 using KooGallery.Functions.JointOperation;
 using KooGallery.Functions.Tests.Infrastructure;
-using KooGallery.Protocol.Crypto;
 using KooGallery.Simulator;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -17,46 +15,33 @@ public sealed class LoginBrowserTests : IAsyncLifetime
 {
     private const string ClientId = "acme-app";
     private const string ClientSecret = "acme-client-secret-0123456789";
-    private static readonly RSA MerchantKey = RSA.Create(3072);
 
-    private LoginHost host = null!;
+    private SignOnWorld world = null!;
     private IdentityProvider idp = null!;
-    private LocalMarketplace market = null!;
-    private IPlaywright playwright = null!;
-    private IBrowser browser = null!;
     private string instanceId = null!;
+
+    private LoginHost host => world.Host;
+
+    private LocalMarketplace market => world.Market;
+
+    private IBrowser browser => world.Browser;
 
     public async Task InitializeAsync()
     {
-        host = await LoginHost.StartAsync();
+        world = await SignOnWorld.StartAsync();
         idp = await IdentityProvider.LaunchAsync();
-        market = await LocalMarketplace.StartAsync(s =>
-        {
-            s["JointOperation:RsaPrivateKey"] = MerchantKey.ExportPkcs8PrivateKeyPem();
-            s["Login:CallbackUrl"] = host.BaseUrl + "api/login/callback";
-            s["Provisioning:BuiltIn:FrontEndUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
-            s["Provisioning:BuiltIn:AdminUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
-        });
-        host.App = market.App;
         instanceId = await market.NewInstanceAsync("MOCKPERIODYEARNEW");
         await market.DrainAsync();
-        idp.AddClient(ClientId, ClientSecret);
-        await Kit("tenantSync", $$"""{"domainName":"{{idp.BaseUrl.ToString().TrimEnd('/')}}","flag":1,"instanceId":"{{instanceId}}","name":"Acme","orderId":"MOCKPERIODYEARNEW","tenantCode":"acme","tenantId":"T-ACME","testFlag":1}""");
-        await Kit("applicationSync", $$"""{"clientId":"{{ClientId}}","clientSecret":"{{ClientSecretCipher.Encrypt(MerchantKey, ClientSecret)}}","flag":1,"instanceId":"{{instanceId}}","tenantId":"T-ACME","testFlag":1}""");
-        await Kit("authSync", $$"""{"flag":1,"instanceId":"{{instanceId}}","name":"Alice Example","tenantId":"T-ACME","testFlag":1,"userName":"alice"}""");
-        (playwright, browser) = await Chromium.LaunchAsync();
+        await world.TenantAsync("T-ACME", "acme", idp, instanceId);
+        await world.ApplicationAsync(idp, "T-ACME", null, ClientId, ClientSecret, instanceId);
+        await world.AuthoriseAsync("T-ACME", instanceId, "alice");
     }
 
     public async Task DisposeAsync()
     {
-        await browser.DisposeAsync();
-        playwright.Dispose();
-        await market.DisposeAsync();
+        await world.DisposeAsync();
         await idp.DisposeAsync();
-        await host.DisposeAsync();
     }
-
-    private Task Kit(string sync, string body) => KitCalls.SendAsync(market.App, sync, body);
 
     private string Login => host.BaseUrl + "api/login?tenant=acme";
 

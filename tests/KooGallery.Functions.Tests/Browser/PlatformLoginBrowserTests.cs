@@ -1,8 +1,6 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using KooGallery.Functions.JointOperation;
 using KooGallery.Functions.Tests.Infrastructure;
-using KooGallery.Protocol.Crypto;
 using KooGallery.Simulator;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -19,72 +17,47 @@ namespace KooGallery.Functions.Tests.Browser;
 /// </summary>
 public sealed class PlatformLoginBrowserTests : IAsyncLifetime
 {
-    private static readonly RSA MerchantKey = RSA.Create(3072);
-
-    private LoginHost host = null!;
+    private SignOnWorld world = null!;
     private IdentityProvider acme = null!;
     private IdentityProvider globex = null!;
-    private LocalMarketplace market = null!;
-    private IPlaywright playwright = null!;
-    private IBrowser browser = null!;
     private string acmeCrm = null!;
     private string acmeErp = null!;
     private string globexCrm = null!;
 
+    private LoginHost host => world.Host;
+
+    private LocalMarketplace market => world.Market;
+
+    private IBrowser browser => world.Browser;
+
     public async Task InitializeAsync()
     {
-        host = await LoginHost.StartAsync();
+        // "localhost" has no sub-domain: only the test that says so is affected by reading the tenant from the host.
+        world = await SignOnWorld.StartAsync(s => s["Login:TenantFromSubdomain"] = "true");
         acme = await IdentityProvider.LaunchAsync();
         globex = await IdentityProvider.LaunchAsync();
-        market = await LocalMarketplace.StartAsync(s =>
-        {
-            s["JointOperation:RsaPrivateKey"] = MerchantKey.ExportPkcs8PrivateKeyPem();
-            s["Login:CallbackUrl"] = host.BaseUrl + "api/login/callback";
-            s["Provisioning:BuiltIn:FrontEndUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
-            s["Provisioning:BuiltIn:AdminUrlTemplate"] = host.BaseUrl + "frontend/{instanceId}";
-            s["Login:TenantFromSubdomain"] = "true"; // "localhost" has no sub-domain: only the test that says so uses it
-        });
-        host.App = market.App;
         acmeCrm = await market.NewInstanceAsync("CS-ACME-CRM");
         acmeErp = await market.NewInstanceAsync("CS-ACME-ERP");
         globexCrm = await market.NewInstanceAsync("CS-GLOBEX-CRM");
         await market.DrainAsync();
 
-        await Tenant("T-ACME", "acme", acme, acmeCrm);
-        await Tenant("T-GLOBEX", "globex", globex, globexCrm);
-        await Application(acme, "T-ACME", "crm", "acme-crm", acmeCrm);
-        await Application(acme, "T-ACME", "erp", "acme-erp", acmeErp);
-        await Application(globex, "T-GLOBEX", "crm", "globex-crm", globexCrm);
-        await Authorise("T-ACME", acmeCrm, "alice", true);
-        await Authorise("T-ACME", acmeCrm, "carol", true);
-        await Authorise("T-ACME", acmeErp, "carol", true);
-        await Authorise("T-GLOBEX", globexCrm, "bob", true);
-        (playwright, browser) = await Chromium.LaunchAsync();
+        await world.TenantAsync("T-ACME", "acme", acme, acmeCrm);
+        await world.TenantAsync("T-GLOBEX", "globex", globex, globexCrm);
+        await world.ApplicationAsync(acme, "T-ACME", "crm", "acme-crm", "acme-crm-secret-0123456789", acmeCrm);
+        await world.ApplicationAsync(acme, "T-ACME", "erp", "acme-erp", "acme-erp-secret-0123456789", acmeErp);
+        await world.ApplicationAsync(globex, "T-GLOBEX", "crm", "globex-crm", "globex-crm-secret-0123456789", globexCrm);
+        await world.AuthoriseAsync("T-ACME", acmeCrm, "alice");
+        await world.AuthoriseAsync("T-ACME", acmeCrm, "carol");
+        await world.AuthoriseAsync("T-ACME", acmeErp, "carol");
+        await world.AuthoriseAsync("T-GLOBEX", globexCrm, "bob");
     }
 
     public async Task DisposeAsync()
     {
-        await browser.DisposeAsync();
-        playwright.Dispose();
-        await market.DisposeAsync();
+        await world.DisposeAsync();
         await acme.DisposeAsync();
         await globex.DisposeAsync();
-        await host.DisposeAsync();
     }
-
-    private Task Tenant(string tenantId, string code, IdentityProvider idp, string instanceId) => KitCalls.SendAsync(market.App, "tenantSync",
-        $$"""{"domainName":"{{idp.BaseUrl.ToString().TrimEnd('/')}}","flag":1,"instanceId":"{{instanceId}}","name":"{{code}}","orderId":"CS-{{code}}","tenantCode":"{{code}}","tenantId":"{{tenantId}}","testFlag":1}""");
-
-    private Task Application(IdentityProvider idp, string tenantId, string appId, string clientId, string instanceId)
-    {
-        var secret = clientId + "-secret-0123456789";
-        idp.AddClient(clientId, secret);
-        return KitCalls.SendAsync(market.App, "applicationSync",
-            $$"""{"appId":"{{appId}}","clientId":"{{clientId}}","clientSecret":"{{ClientSecretCipher.Encrypt(MerchantKey, secret)}}","flag":1,"instanceId":"{{instanceId}}","tenantId":"{{tenantId}}","testFlag":1}""");
-    }
-
-    private Task Authorise(string tenantId, string instanceId, string user, bool add) => KitCalls.SendAsync(market.App, "authSync",
-        $$"""{"flag":{{(add ? 1 : 0)}},"instanceId":"{{instanceId}}","tenantId":"{{tenantId}}","testFlag":1,"userName":"{{user}}"}""");
 
     private string LoginAddress(string application) => host.BaseUrl + "api/login/" + application;
 
@@ -144,7 +117,7 @@ public sealed class PlatformLoginBrowserTests : IAsyncLifetime
         var alice = await SignInAsync(acme, "alice", "acme-erp", "erp", "acme");
         Assert.Contains("not authorised", await alice.InnerTextAsync("h1"), StringComparison.Ordinal);
 
-        await Authorise("T-ACME", acmeCrm, "carol", add: false);
+        await world.AuthoriseAsync("T-ACME", acmeCrm, "carol", add: false);
         await LandedAsync(await SignInAsync(acme, "carol", "acme-erp", "erp", "acme"), acmeErp);
         var refused = await SignInAsync(acme, "carol", "acme-crm", "crm", "acme");
         Assert.Contains("not authorised", await refused.InnerTextAsync("h1"), StringComparison.Ordinal);
