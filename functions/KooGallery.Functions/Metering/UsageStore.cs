@@ -455,15 +455,16 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
                 {
                     await Table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.Add, r)), ct).ConfigureAwait(false);
                 }
-                catch (TableTransactionFailedException ex) when (ex.Status == 409)
+                catch (RequestFailedException ex) when (ex.Status == 409 || ex.ErrorCode == "EntityAlreadyExists")
                 {
+                    // Rows seeded before, or this very batch applied by an attempt whose answer was lost and retried.
                     foreach (var row in chunk)
                     {
                         try
                         {
                             await Table.AddEntityAsync(row, ct).ConfigureAwait(false);
                         }
-                        catch (RequestFailedException one) when (one.Status == 409)
+                        catch (RequestFailedException one) when (one.Status == 409 || one.ErrorCode == "EntityAlreadyExists")
                         {
                             // Seeded before.
                         }

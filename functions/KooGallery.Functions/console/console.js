@@ -155,7 +155,8 @@ async function loadOverview() {
   const { body } = await api('overview');
   const o = body.overview;
   $('who').textContent = 'Signed in as ' + body.signedInAs;
-  show('overview');
+  // A load that finishes after the operator moved on to Find must not pull the page back.
+  if (location.hash !== '#find') show('overview');
 
   $('failed-count').textContent = o.failedOrders.count;
   $('failed-threshold').textContent = o.failedOrders.threshold;
@@ -276,8 +277,8 @@ document.addEventListener('DOMContentLoaded', () => {
     event.preventDefault();
     sessionStorage.setItem(keyStore, $('operator-key').value);
     $('operator-key').value = '';
-    location.hash = '#overview';
-    await route();
+    // One load: setting a new hash routes by itself (hashchange); the same hash does not.
+    if (location.hash === '#overview') await route(); else location.hash = '#overview';
   });
   $('find-form').addEventListener('submit', async (event) => {
     event.preventDefault();
