@@ -235,6 +235,8 @@ var appSettings = {
   Storage__LicenseTable: tableNames[5]
   Storage__JointTable: tableNames[6]
   Storage__OperationsTable: tableNames[7]
+  // Created here once per deployment: a start of the app makes no storage call.
+  Storage__CreateAtStart: 'false'
   KooGalleryLifecycleQueue: queueNames[0]
   KooGalleryUsageQueue: queueNames[2]
   KooGalleryLicenseQueue: queueNames[4]

@@ -3,6 +3,7 @@ using KooGallery.Functions.Tests.Infrastructure;
 using Microsoft.ApplicationInsights;
 using Microsoft.ApplicationInsights.Extensibility;
 using Microsoft.ApplicationInsights.WindowsServer.TelemetryChannel;
+using Microsoft.Azure.Functions.Worker.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -106,9 +107,80 @@ public class HostTests
             "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
             "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;";
         using var host = TestApp.BuildHost(settings);
-        IHostedService initializer = host.Services.GetRequiredService<KooGallery.Functions.Storage.StorageInitializer>();
+        var initializer = host.Services.GetRequiredService<KooGallery.Functions.Storage.StorageInitializer>();
 
-        await initializer.StartAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+        // Start does not wait for storage at all; the creation gives up in the background, logged, never thrown.
+        await ((IHostedService)initializer).StartAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(1));
+        await initializer.Running.WaitAsync(TimeSpan.FromSeconds(60));
+        await ((IHostedService)initializer).StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task Starting_the_app_as_deployed_makes_no_storage_call()
+    {
+        var settings = TestApp.SampleSettings();
+        settings["Storage:CreateAtStart"] = "false"; // as the Bicep sets it
+        var calls = new StorageRoundTrips();
+        using var host = AppHost(settings, calls.CountIn);
+
+        await host.StartAsync();
+        await host.StopAsync();
+
+        Assert.Empty(calls.Calls);
+    }
+
+    [Fact]
+    public async Task Locally_the_tables_and_queues_are_created_after_start_without_holding_it_up()
+    {
+        var settings = TestApp.SampleSettings();
+        var azurite = await Azurite.InstanceAsync();
+        settings["AzureWebJobsStorage"] = azurite.ConnectionString;
+        var run = Guid.NewGuid().ToString("N")[..8];
+        settings["Storage:OperationsTable"] = $"Operations{run}";
+        var gate = new TaskCompletionSource();
+        var held = new HeldStorage(gate.Task);
+        using var host = AppHost(settings, s => StorageRoundTrips.WithPolicy(s, held));
+
+        await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)); // every storage call is held: start did not need one
+        Assert.True(SpinWait.SpinUntil(() => held.Waiting > 0, TimeSpan.FromSeconds(10)), "the tables and queues are created after start");
+        gate.SetResult();
+        await host.Services.GetRequiredService<KooGallery.Functions.Storage.StorageInitializer>().Running;
+
+        var tables = host.Services.GetRequiredService<Azure.Data.Tables.TableServiceClient>();
+        Assert.Contains(await tables.QueryAsync(t => t.Name == $"Operations{run}").ToListAsync(), t => t.Name == $"Operations{run}");
+        await host.StopAsync();
+    }
+
+    /// <summary>The app's host with its own hosted services, minus the worker's connection to a Functions host (there is none here).</summary>
+    private static IHost AppHost(Dictionary<string, string?> settings, Action<IServiceCollection> services)
+    {
+        var builder = FunctionsApplication.CreateBuilder([]);
+        builder.Configuration.AddInMemoryCollection(settings);
+        KooGalleryApp.Configure(builder);
+        foreach (var worker in builder.Services.Where(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType?.Namespace?.StartsWith("Microsoft.", StringComparison.Ordinal) == true).ToList())
+        {
+            builder.Services.Remove(worker);
+        }
+
+        services(builder.Services);
+        return builder.Build();
+    }
+
+    /// <summary>Holds every storage call until released, counting those waiting.</summary>
+    private sealed class HeldStorage(Task release) : Azure.Core.Pipeline.HttpPipelinePolicy
+    {
+        private int waiting;
+
+        public int Waiting => Volatile.Read(ref waiting);
+
+        public override void Process(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline) => throw new NotSupportedException();
+
+        public override async ValueTask ProcessAsync(Azure.Core.HttpMessage message, ReadOnlyMemory<Azure.Core.Pipeline.HttpPipelinePolicy> pipeline)
+        {
+            Interlocked.Increment(ref waiting);
+            await release;
+            await ProcessNextAsync(message, pipeline);
+        }
     }
 
     [Fact]

@@ -168,6 +168,45 @@ public partial class InfrastructureTests
         Assert.Contains("\"dialTestUrl\": { \"value\": \"${KOOGALLERY_DIAL_TEST_URL}\" }", Read("infra/main.parameters.json"), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// What azd deploys is what <c>dotnet publish</c> makes of the csproj: it must be ReadyToRun for linux-x64 (Flex
+    /// Consumption), so a cold start skips most JIT work. Published into a temporary folder, build output included.
+    /// </summary>
+    [Fact]
+    public async Task The_app_publishes_ready_to_run_for_linux_x64()
+    {
+        var work = Path.Combine(Path.GetTempPath(), "kg-publish-" + Guid.NewGuid().ToString("N")[..8]);
+        var output = Path.Combine(work, "out");
+        try
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+            {
+                ArgumentList = { "publish", Path.Combine(RepositoryRoot.Path, "functions", "KooGallery.Functions", "KooGallery.Functions.csproj"), "-c", "Release", "-o", output, "--artifacts-path", Path.Combine(work, "artifacts"), "-v", "q", "-nologo" },
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var publish = System.Diagnostics.Process.Start(start)!;
+            var said = Task.WhenAll(publish.StandardOutput.ReadToEndAsync(), publish.StandardError.ReadToEndAsync());
+            await publish.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+            Assert.True(publish.ExitCode == 0, string.Join('\n', await said));
+
+            foreach (var dll in new[] { "KooGallery.Functions.dll", "KooGallery.Protocol.dll" })
+            {
+                using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(Path.Combine(output, dll)));
+                Assert.True(pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0, $"{dll} is not ReadyToRun");
+            }
+
+            Assert.Contains("\"name\": \".NETCoreApp,Version=v10.0/linux-x64\"", File.ReadAllText(Path.Combine(output, "KooGallery.Functions.deps.json")), StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (Directory.Exists(work))
+            {
+                Directory.Delete(work, recursive: true);
+            }
+        }
+    }
+
     [GeneratedRegex("%(?<name>[A-Za-z0-9_:]+)%")]
     private static partial Regex SettingReference();
 

@@ -65,6 +65,12 @@ public sealed class StorageOptions
     /// <summary>What operators watch: failed orders per month (written only when a callback fails) and callback counts per hour.</summary>
     public string OperationsTable { get; set; } = "KooGalleryOperations";
 
+    /// <summary>
+    /// Create missing tables and queues in the background after start (local runs). The Bicep creates them once per
+    /// deployment and turns this off, so a start in Azure makes no storage call.
+    /// </summary>
+    public bool CreateAtStart { get; set; } = true;
+
     /// <summary>Every table the app needs, created at start when missing.</summary>
     public IEnumerable<string> Tables => [NonceTable, TenantTable, InstanceTable, UsageTable, ScheduleTable, LicenseTable, JointTable, OperationsTable];
 
