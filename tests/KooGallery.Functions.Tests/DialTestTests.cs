@@ -296,6 +296,30 @@ public class DialTestTests
     }
 
     [Fact]
+    public async Task Sim_dial_plays_the_same_cases_by_hand_over_real_http()
+    {
+        await using var market = await LocalMarketplace.StartAsync();
+        await using var worker = market.RunQueueWorker();
+        var (web, baseUrl) = await Browser.LoopbackWeb.StartAsync(w =>
+        {
+            Browser.LoopbackWeb.MapFunctions(w, typeof(Callbacks.ProductionInterface), () => market.App.Function<Callbacks.ProductionInterface>());
+            Browser.LoopbackWeb.MapFunctions(w, typeof(Callbacks.KitSyncInterface), () => market.App.Function<Callbacks.KitSyncInterface>());
+        });
+        try
+        {
+            var url = new Uri(baseUrl, "api/koogallery").ToString();
+
+            Assert.Equal(0, await global::Cli.RunAsync(["dial", "--url", url, "--key", TestApp.Key, "--kit-key", TestApp.KitKey, "--tenant-sync", "--licence"]));
+            Assert.Equal(1, await global::Cli.RunAsync(["dial", "--url", url, "--key", "a-key-this-app-does-not-hold-0123"]));
+        }
+        finally
+        {
+            await web.StopAsync();
+            await web.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Without_a_production_address_there_is_no_dial_test()
     {
         await using var dial = await StartAsync(configure: s => s["DialTest:Url"] = string.Empty);
