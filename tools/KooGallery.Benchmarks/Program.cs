@@ -12,6 +12,17 @@ using Microsoft.Extensions.DependencyInjection;
 // Storage is Azurite (in memory, loopback). No Functions host or Kestrel in the path; they add a roughly
 // constant cost not measured here. Usage: dotnet run -c Release --project tools/KooGallery.Benchmarks [-- --iterations 300]
 int Arg(string name, int fallback) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+if (KooGallery.Benchmarks.Startup.IsProbe(args))
+{
+    return await KooGallery.Benchmarks.Startup.ProbeAsync(args);
+}
+
+if (Array.IndexOf(args, "--startup") >= 0)
+{
+    Console.WriteLine(await KooGallery.Benchmarks.Startup.MeasureAsync(Arg("--startup", 7)));
+    return 0;
+}
+
 var iterations = Arg("--iterations", 300);
 var scaleRows = Arg("--scale-rows", 100_000);
 var idleInstances = Arg("--idle-instances", 10_000);
