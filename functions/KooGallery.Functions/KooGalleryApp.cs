@@ -45,28 +45,8 @@ public static class KooGalleryApp
         services.AddSingleton<IValidateOptions<UnresolvedReferences>, UnresolvedReferencesValidator>();
         services.AddOptions<KooGalleryOptions>().Bind(configuration.GetSection(KooGalleryOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<KooGalleryOptions>, KooGalleryOptionsValidator>();
-        services.AddOptions<StorageOptions>()
-            .Bind(configuration.GetSection(StorageOptions.Section))
-            .Configure(o =>
-            {
-                o.LifecycleQueue = configuration[StorageOptions.LifecycleQueueSetting] ?? StorageOptions.DefaultLifecycleQueue;
-                o.UsageQueue = configuration[StorageOptions.UsageQueueSetting] ?? StorageOptions.DefaultUsageQueue;
-                o.LicenseQueue = configuration[StorageOptions.LicenseQueueSetting] ?? StorageOptions.DefaultLicenseQueue;
-                o.KitQueue = configuration[StorageOptions.KitQueueSetting] ?? StorageOptions.DefaultKitQueue;
-            })
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
-
-        services.AddSingleton(_ => StorageClients.CreateTableServiceClient(configuration));
-        services.AddSingleton(_ => StorageClients.CreateQueueServiceClient(configuration));
-        services.AddSingleton<StorageInitializer>();
-        services.AddSingleton<ScheduleStore>();
-        services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
-
-        services.AddOptions<CredentialOptions>().Bind(configuration.GetSection(CredentialOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<CredentialOptions>, CredentialOptionsValidator>();
-        services.AddSingleton<CredentialProtector>();
-
+        services.AddStorage(configuration);
+        services.AddCredentials(configuration);
         services.AddCallbacks();
         services.AddOperations(configuration);
         services.AddOutbound(configuration);
@@ -80,83 +60,12 @@ public static class KooGalleryApp
         return services;
     }
 
-    private static IServiceCollection AddLicensing(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<LicenseOptions>().Bind(configuration.GetSection(LicenseOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<LicenseOptions>, LicenseOptionsValidator>();
-        services.AddSingleton<LicenseRepository>();
-        services.AddSingleton<LicenseNotifier>();
-        services.AddSingleton<LicenseService>();
-        services.AddLicenseHandlers();
-        return services;
-    }
 
-    private static IServiceCollection AddInstances(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<LifecycleOptions>().Bind(configuration.GetSection(LifecycleOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<LifecycleOptions>, LifecycleOptionsValidator>();
-        services.AddSingleton<InstanceRepository>();
-        services.AddSingleton<LifecycleWorkSender>();
-        services.AddSingleton<InstanceLifecycle>();
-        services.AddSingleton<LifecycleWorker>();
-        services.AddSingleton<LifecycleSweeper>();
-        services.AddLifecycleHandlers();
-        return services;
-    }
 
-    private static IServiceCollection AddOutbound(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<OutboundHttpOptions>().Bind(configuration.GetSection(OutboundHttpOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<OutboundHttpOptions>, OutboundHttpOptionsValidator>();
-        services.AddSingleton<OutboundPolicies>();
-        return services;
-    }
 
-    private static IServiceCollection AddMarketplace(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<MarketplaceOptions>().Bind(configuration.GetSection(MarketplaceOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MarketplaceOptions>, MarketplaceOptionsValidator>();
-        services.AddTransient<ApigSigningHandler>();
-        services.AddSingleton<KooGalleryOpenApi>();
-        services.AddHttpClient(KooGalleryOpenApi.ClientName, (sp, http) => http.BaseAddress = sp.GetRequiredService<IOptionsMonitor<MarketplaceOptions>>().CurrentValue.PrimaryBase)
-            .AddResilience(nameof(KooGalleryOpenApi))
-            .AddHttpMessageHandler(sp => new HostFailoverHandler(
-                () => sp.GetRequiredService<IOptionsMonitor<MarketplaceOptions>>().CurrentValue.FallbackBase,
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger<HostFailoverHandler>(),
-                nameof(KooGalleryOpenApi)))
-            .AddHttpMessageHandler<ApigSigningHandler>();
-        return services;
-    }
 
-    private static IServiceCollection AddProvisioning(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<ProvisioningOptions>().Bind(configuration.GetSection(ProvisioningOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ProvisioningOptions>, ProvisioningOptionsValidator>();
-        services.AddSingleton<BuiltInTenantProvisioner>();
-        services.AddHttpClient<WebhookTenantProvisioner>().AddResilience(nameof(WebhookTenantProvisioner));
-        services.AddSingleton<TenantProvisioners>();
-        return services;
-    }
 
-    private static IServiceCollection AddOperations(this IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddOptions<ConsoleOptions>().Bind(configuration.GetSection(ConsoleOptions.Section));
-        services.AddSingleton<OperatorAccess>();
-        services.AddSingleton<OperatorConsole>();
-        return services;
-    }
 
-    private static IServiceCollection AddCallbacks(this IServiceCollection services)
-    {
-        services.AddSingleton<NonceStore>();
-        services.AddSingleton<ActivityDispatcher>();
-        services.AddSingleton<FailedOrderLedger>();
-        services.AddSingleton<FailedOrderResolver>();
-        services.AddSingleton<CallbackCounters>();
-        services.AddHostedService(sp => sp.GetRequiredService<CallbackCounters>());
-        services.AddSingleton<CallbackPipeline>();
-        return services;
-    }
 
     /// <summary>
     /// Application Insights as the worker documents it. WorkerService must stay on 2.x while
