@@ -12,11 +12,11 @@ using KooGallery.Functions.Provisioning;
 using KooGallery.Functions.Security;
 using KooGallery.Functions.Storage;
 using Microsoft.ApplicationInsights.Extensibility;
-using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Builder;
+using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -43,8 +43,7 @@ public static class KooGalleryApp
 
         services.AddOptions<UnresolvedReferences>().ValidateOnStart();
         services.AddSingleton<IValidateOptions<UnresolvedReferences>, UnresolvedReferencesValidator>();
-        services.AddOptions<KooGalleryOptions>().Bind(configuration.GetSection(KooGalleryOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<KooGalleryOptions>, KooGalleryOptionsValidator>();
+        services.AddValidatedOptions<KooGalleryOptions, KooGalleryOptionsValidator>(configuration, KooGalleryOptions.Section);
         services.AddStorage(configuration);
         services.AddCredentials(configuration);
         services.AddCallbacks();

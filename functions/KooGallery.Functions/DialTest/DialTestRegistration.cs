@@ -1,3 +1,4 @@
+using KooGallery.Functions.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -9,8 +10,7 @@ public static class DialTestRegistration
 {
     public static IServiceCollection AddDialTest(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<DialTestOptions>().Bind(configuration.GetSection(DialTestOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<DialTestOptions>, DialTestOptionsValidator>();
+        services.AddValidatedOptions<DialTestOptions, DialTestOptionsValidator>(configuration, DialTestOptions.Section);
         services.AddSingleton<DialTestStore>();
         services.AddSingleton<DialTestCleanup>();
         services.AddSingleton<DialTestAvailability>();

@@ -1,4 +1,5 @@
 using KooGallery.Functions.Callbacks;
+using KooGallery.Functions.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -10,8 +11,7 @@ public static class InstancesRegistration
 {
     public static IServiceCollection AddInstances(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<LifecycleOptions>().Bind(configuration.GetSection(LifecycleOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<LifecycleOptions>, LifecycleOptionsValidator>();
+        services.AddValidatedOptions<LifecycleOptions, LifecycleOptionsValidator>(configuration, LifecycleOptions.Section);
         services.AddSingleton<InstanceRepository>();
         services.AddSingleton<LifecycleWorkSender>();
         services.AddSingleton<InstanceLifecycle>();

@@ -1,4 +1,5 @@
 using KooGallery.Functions.Callbacks;
+using KooGallery.Functions.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -13,8 +14,7 @@ public static class JointOperationRegistration
         services.AddOptions<JointOperationOptions>().Bind(configuration.GetSection(JointOperationOptions.Section));
         services.AddSingleton<KitSyncService>();
         services.AddSingleton<KitNotifier>();
-        services.AddOptions<LoginOptions>().Bind(configuration.GetSection(LoginOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<LoginOptions>, LoginOptionsValidator>();
+        services.AddValidatedOptions<LoginOptions, LoginOptionsValidator>(configuration, LoginOptions.Section);
         services.AddSingleton<LoginService>();
 
         // A single-use code must never be sent twice: no retry policy on the identity provider's client.

@@ -1,4 +1,5 @@
 using KooGallery.Functions.Callbacks;
+using KooGallery.Functions.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -10,8 +11,7 @@ public static class LicensingRegistration
 {
     public static IServiceCollection AddLicensing(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<LicenseOptions>().Bind(configuration.GetSection(LicenseOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<LicenseOptions>, LicenseOptionsValidator>();
+        services.AddValidatedOptions<LicenseOptions, LicenseOptionsValidator>(configuration, LicenseOptions.Section);
         services.AddSingleton<LicenseRepository>();
         services.AddSingleton<LicenseNotifier>();
         services.AddSingleton<LicenseService>();

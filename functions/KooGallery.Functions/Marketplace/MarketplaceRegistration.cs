@@ -1,3 +1,4 @@
+using KooGallery.Functions.Configuration;
 using KooGallery.Functions.Outbound;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,8 +12,7 @@ public static class MarketplaceRegistration
 {
     public static IServiceCollection AddMarketplace(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<MarketplaceOptions>().Bind(configuration.GetSection(MarketplaceOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MarketplaceOptions>, MarketplaceOptionsValidator>();
+        services.AddValidatedOptions<MarketplaceOptions, MarketplaceOptionsValidator>(configuration, MarketplaceOptions.Section);
         services.AddTransient<ApigSigningHandler>();
         services.AddSingleton<KooGalleryOpenApi>();
         services.AddHttpClient(KooGalleryOpenApi.ClientName, (sp, http) => http.BaseAddress = sp.GetRequiredService<IOptionsMonitor<MarketplaceOptions>>().CurrentValue.PrimaryBase)

@@ -1,3 +1,4 @@
+using KooGallery.Functions.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -9,8 +10,7 @@ public static class MeteringRegistration
 {
     public static IServiceCollection AddMetering(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<MeteringOptions>().Bind(configuration.GetSection(MeteringOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<MeteringOptions>, MeteringOptionsValidator>();
+        services.AddValidatedOptions<MeteringOptions, MeteringOptionsValidator>(configuration, MeteringOptions.Section);
         services.AddSingleton<UsageStore>();
         services.AddSingleton<UsageIntake>();
         services.AddSingleton<UsagePushJob>();

@@ -1,3 +1,4 @@
+using KooGallery.Functions.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -9,8 +10,7 @@ public static class OutboundServicesRegistration
 {
     public static IServiceCollection AddOutbound(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<OutboundHttpOptions>().Bind(configuration.GetSection(OutboundHttpOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<OutboundHttpOptions>, OutboundHttpOptionsValidator>();
+        services.AddValidatedOptions<OutboundHttpOptions, OutboundHttpOptionsValidator>(configuration, OutboundHttpOptions.Section);
         services.AddSingleton<OutboundPolicies>();
         return services;
     }

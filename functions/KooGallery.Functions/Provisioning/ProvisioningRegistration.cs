@@ -1,3 +1,4 @@
+using KooGallery.Functions.Configuration;
 using KooGallery.Functions.Outbound;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,8 +11,7 @@ public static class ProvisioningRegistration
 {
     public static IServiceCollection AddProvisioning(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ProvisioningOptions>().Bind(configuration.GetSection(ProvisioningOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ProvisioningOptions>, ProvisioningOptionsValidator>();
+        services.AddValidatedOptions<ProvisioningOptions, ProvisioningOptionsValidator>(configuration, ProvisioningOptions.Section);
         services.AddSingleton<BuiltInTenantProvisioner>();
         services.AddHttpClient<WebhookTenantProvisioner>().AddResilience(nameof(WebhookTenantProvisioner));
         services.AddSingleton<TenantProvisioners>();

@@ -1,3 +1,4 @@
+using KooGallery.Functions.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -9,8 +10,7 @@ public static class SecurityRegistration
 {
     public static IServiceCollection AddCredentials(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<CredentialOptions>().Bind(configuration.GetSection(CredentialOptions.Section)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<CredentialOptions>, CredentialOptionsValidator>();
+        services.AddValidatedOptions<CredentialOptions, CredentialOptionsValidator>(configuration, CredentialOptions.Section);
         services.AddSingleton<CredentialProtector>();
         return services;
     }
