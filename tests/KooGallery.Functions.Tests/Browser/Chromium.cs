@@ -31,3 +31,13 @@ public static class Chromium
         return (playwright, browser);
     }
 }
+
+/// <summary>
+/// The browser tests run one class at a time (each still runs beside the other tests): several Chromiums, apps and
+/// identity providers at once on a 2-core machine made a page miss Playwright's 30-second wait.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class BrowserTestsRunOneAtATime
+{
+    public const string Name = "Browser";
+}

@@ -11,6 +11,7 @@ namespace KooGallery.Functions.Tests.Browser;
 /// orders: one instance failed (KooGallery's order API was down past the give-up window) and one failed
 /// order (a callback answered 000003).
 /// </summary>
+[Collection(BrowserTestsRunOneAtATime.Name)]
 public sealed class ConsoleBrowserTests : IAsyncLifetime
 {
     private const string OperatorKey = "browser-test-operator-key-0123456789";

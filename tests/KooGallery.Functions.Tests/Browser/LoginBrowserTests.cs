@@ -11,6 +11,7 @@ namespace KooGallery.Functions.Tests.Browser;
 /// The buyer's single sign-on in a real headless Chromium: the app on loopback HTTP, the simulator's
 /// OneAccess-style identity provider, the kit syncs that set the tenant up, and the browser's own cookie rules.
 /// </summary>
+[Collection(BrowserTestsRunOneAtATime.Name)]
 public sealed class LoginBrowserTests : IAsyncLifetime
 {
     private const string ClientId = "acme-app";

@@ -15,6 +15,7 @@ namespace KooGallery.Functions.Tests.Browser;
 /// instance's front end with a ticket. Two enterprises share the application <c>crm</c>; Acme also has <c>erp</c>.
 /// Alice may use Acme's crm, Carol both of Acme's, Bob Globex's crm.
 /// </summary>
+[Collection(BrowserTestsRunOneAtATime.Name)]
 public sealed class PlatformLoginBrowserTests : IAsyncLifetime
 {
     private SignOnWorld world = null!;
