@@ -16,7 +16,7 @@ public class RoundTripTests
     }
 
     [Fact]
-    public async Task New_instance_costs_five_round_trips_and_a_repeat_five()
+    public async Task New_instance_costs_six_round_trips_four_in_sequence_and_a_repeat_six()
     {
         var (market, counter) = await StartAsync();
         await using var _ = market;
@@ -28,14 +28,14 @@ public class RoundTripTests
         await market.NewInstanceAsync("CS-RT-1");
         var repeat = counter.Calls;
 
-        // nonce insert; instance+event transaction ($batch) and the sweeper's index entry, issued together;
-        // queue put; the answer kept with the nonce
-        Assert.Equal(5, first.Count);
+        // nonce insert; instance+event transaction ($batch), the sweeper's index entry and the order's index row,
+        // issued together; queue put; the answer kept with the nonce
+        Assert.Equal(6, first.Count);
         Assert.Single(first, c => c.EndsWith("/$batch", StringComparison.Ordinal));
         Assert.Single(first, c => c.Contains("/messages", StringComparison.Ordinal));
-        // nonce insert, the insert that finds the instance ($batch, 409) with its index entry, one read,
-        // the answer kept
-        Assert.Equal(5, repeat.Count);
+        // nonce insert, the insert that finds the instance ($batch, 409) with its index entry and order index row,
+        // one read, the answer kept
+        Assert.Equal(6, repeat.Count);
     }
 
     [Fact]

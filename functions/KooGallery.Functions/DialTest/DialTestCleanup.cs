@@ -48,6 +48,14 @@ public sealed class DialTestCleanup(
             return false;
         }
 
+        // Its index rows first (the order's, the customer's, the failed list's), then the instance partition.
+        if ((await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false))?.CustomerId is { Length: > 0 } customer)
+        {
+            await DeleteAsync(names.Value.InstanceTable, InstanceKeys.CustomerIndex(customer), InstanceKeys.Escape(instanceId), cancellationToken).ConfigureAwait(false);
+        }
+
+        await DeletePartitionAsync(names.Value.InstanceTable, InstanceKeys.OrderIndex(orderId), cancellationToken).ConfigureAwait(false);
+        await DeleteAsync(names.Value.InstanceTable, InstanceKeys.FailedIndex, InstanceKeys.Escape(instanceId), cancellationToken).ConfigureAwait(false);
         await DeletePartitionAsync(names.Value.InstanceTable, InstanceKeys.Escape(instanceId), cancellationToken).ConfigureAwait(false);
         await DeletePartitionAsync(names.Value.TenantTable, instanceId, cancellationToken).ConfigureAwait(false);
         await DeletePartitionAsync(names.Value.LicenseTable, InstanceKeys.Escape(DialTestOrders.License(runId)), cancellationToken).ConfigureAwait(false);
@@ -108,7 +116,7 @@ public sealed class DialTestCleanup(
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
-            // Never written: the run played no tenantSync.
+            // Never written (no tenantSync played, never failed): nothing to delete.
         }
     }
 }

@@ -13,6 +13,22 @@ namespace KooGallery.Functions.Instances;
 /// </summary>
 public static class InstanceKeys
 {
+    /// <summary>
+    /// Index partitions beside the instance partitions, so the console's questions are partition reads: '~' never
+    /// starts an instance id (they are "kg" + hex), so an index partition is never an instance's.
+    /// </summary>
+    public const string OrderIndexPrefix = "~order|";
+    public const string CustomerIndexPrefix = "~customer|";
+    public const string FailedIndex = "~failed";
+
+    /// <summary>Written once every instance row has its index rows (a backfill of rows from before the indexes).</summary>
+    public const string IndexMarkerPartition = "~meta";
+    public const string IndexMarkerRow = "index-v1";
+
+    public static string OrderIndex(string orderId) => OrderIndexPrefix + Escape(orderId);
+
+    public static string CustomerIndex(string customerId) => CustomerIndexPrefix + Escape(customerId);
+
     public const string InstanceRow = "instance";
     public const string EventPrefix = "event|";
     public const string MarkerPrefix = "applied|";
@@ -176,6 +192,16 @@ public sealed class InstanceEntity : ITableEntity
     public DateTimeOffset? ReadyAt { get; set; }
 
     public DateTimeOffset? ReleasedAt { get; set; }
+
+    /// <summary>The state and customer as last read from or written to storage: what the index rows already say.</summary>
+    [IgnoreDataMember]
+    public string? StateAsStored { get; set; }
+
+    [IgnoreDataMember]
+    public string? CustomerIdAsStored { get; set; }
+
+    [IgnoreDataMember]
+    public bool IsStored { get; set; }
 
     [IgnoreDataMember]
     public InstanceState CurrentState => Enum.Parse<InstanceState>(State);

@@ -28,7 +28,15 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
     public async Task<InstanceEntity?> GetAsync(string instanceId, CancellationToken cancellationToken)
     {
         var found = await Table.GetEntityIfExistsAsync<InstanceEntity>(InstanceKeys.Escape(instanceId), InstanceKeys.InstanceRow, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return found.HasValue ? found.Value : null;
+        return found.HasValue ? Stored(found.Value!) : null;
+    }
+
+    private static InstanceEntity Stored(InstanceEntity instance)
+    {
+        instance.StateAsStored = instance.State;
+        instance.CustomerIdAsStored = instance.CustomerId;
+        instance.IsStored = true;
+        return instance;
     }
 
     /// <summary>Inserts a new instance with its first event; false when the instance already exists.</summary>
@@ -37,6 +45,22 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         instance.PartitionKey = InstanceKeys.Escape(instance.InstanceId);
         instance.RowKey = InstanceKeys.InstanceRow;
         Prepare(instance.PartitionKey, firstEvent);
+
+        // The index rows go out beside the insert (no added latency) and again with every repeat, so an instance
+        // is never without them; one whose insert failed leaves an index row pointing at nothing, which readers skip.
+        var indexed = Task.WhenAll(IndexWrites(instance, created: true, cancellationToken));
+        var insert = InsertAsync(instance, firstEvent, cancellationToken);
+        await Task.WhenAll(insert, indexed).ConfigureAwait(false);
+        if (insert.Result)
+        {
+            Stored(instance);
+        }
+
+        return insert.Result;
+    }
+
+    private async Task<bool> InsertAsync(InstanceEntity instance, InstanceEventEntity firstEvent, CancellationToken cancellationToken)
+    {
         try
         {
             var response = await Table.SubmitTransactionAsync(
@@ -51,9 +75,54 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         }
     }
 
+    /// <summary>
+    /// The index rows a write of <paramref name="instance"/> needs before it: its order's (on creation), its
+    /// customer's once known, the failed list's when it becomes Failed. Upserts: a repeat costs nothing new.
+    /// </summary>
+    private IEnumerable<Task> IndexWrites(InstanceEntity instance, bool created, CancellationToken cancellationToken)
+    {
+        var key = InstanceKeys.Escape(instance.InstanceId);
+        if (created)
+        {
+            yield return Table.UpsertEntityAsync(new TableEntity(InstanceKeys.OrderIndex(instance.OrderId), key), TableUpdateMode.Replace, cancellationToken);
+        }
+
+        if (instance.CustomerId is { Length: > 0 } customer && (!instance.IsStored || customer != instance.CustomerIdAsStored))
+        {
+            yield return Table.UpsertEntityAsync(new TableEntity(InstanceKeys.CustomerIndex(customer), key), TableUpdateMode.Replace, cancellationToken);
+        }
+
+        if (instance.CurrentState == InstanceState.Failed && (!instance.IsStored || instance.StateAsStored != nameof(InstanceState.Failed)))
+        {
+            yield return Table.UpsertEntityAsync(new TableEntity(InstanceKeys.FailedIndex, key) { [nameof(InstanceEntity.FailedAt)] = instance.FailedAt }, TableUpdateMode.Replace, cancellationToken);
+        }
+    }
+
+    /// <summary>Before a commit: the index rows it will need. After: the failed list loses an instance that left Failed.</summary>
+    private Task IndexBeforeAsync(InstanceEntity instance, CancellationToken cancellationToken) =>
+        Task.WhenAll(IndexWrites(instance, created: false, cancellationToken));
+
+    private async Task IndexAfterAsync(InstanceEntity instance, CancellationToken cancellationToken)
+    {
+        var leftFailed = instance.IsStored && instance.StateAsStored == nameof(InstanceState.Failed) && instance.CurrentState != InstanceState.Failed;
+        Stored(instance);
+        if (leftFailed)
+        {
+            try
+            {
+                await Table.DeleteEntityAsync(InstanceKeys.FailedIndex, InstanceKeys.Escape(instance.InstanceId), ETag.All, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RequestFailedException)
+            {
+                // The instance is committed; a stale row in the failed list is skipped by its readers.
+            }
+        }
+    }
+
     /// <summary>Replaces the instance row if unchanged since read, adding events and markers atomically.</summary>
     public async Task<CommitOutcome> CommitAsync(InstanceEntity instance, IEnumerable<InstanceEventEntity> events, IEnumerable<string>? markers, CancellationToken cancellationToken)
     {
+        await IndexBeforeAsync(instance, cancellationToken).ConfigureAwait(false);
         instance.UpdatedAt = time.GetUtcNow();
         var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateReplace, instance, instance.ETag) };
         foreach (var e in events)
@@ -72,6 +141,7 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         {
             var response = await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
             instance.ETag = response.Value[0].Headers.ETag ?? instance.ETag;
+            await IndexAfterAsync(instance, cancellationToken).ConfigureAwait(false);
             return CommitOutcome.Committed;
         }
         catch (TableTransactionFailedException ex) when (ex.Status == 412)
@@ -136,6 +206,7 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
     /// </summary>
     public async Task<CommitOutcome> CommitChangesAsync(InstanceEntity instance, IReadOnlyList<InstanceChangeEntity> applied, IEnumerable<InstanceEventEntity> events, CancellationToken cancellationToken)
     {
+        await IndexBeforeAsync(instance, cancellationToken).ConfigureAwait(false);
         instance.UpdatedAt = time.GetUtcNow();
         var actions = new List<TableTransactionAction> { new(TableTransactionActionType.UpdateReplace, instance, instance.ETag) };
         actions.AddRange(applied.Select(c => new TableTransactionAction(TableTransactionActionType.Delete, c, c.ETag)));
@@ -149,6 +220,7 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         {
             var response = await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
             instance.ETag = response.Value[0].Headers.ETag ?? instance.ETag;
+            await IndexAfterAsync(instance, cancellationToken).ConfigureAwait(false);
             return CommitOutcome.Committed;
         }
         catch (TableTransactionFailedException ex) when (ex.Status is 412 or 404)
@@ -180,18 +252,81 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         return await Table.QueryAsync<InstanceEventEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Instances of an order (an operator's "what happened to order X"); a scan, for admin use only.</summary>
-    public async Task<IReadOnlyList<InstanceEntity>> FindByOrderAsync(string orderId, CancellationToken cancellationToken)
+    /// <summary>Instances of an order (an operator's "what happened to order X"): the order's index partition, then a point read per line.</summary>
+    public Task<IReadOnlyList<InstanceEntity>> FindByOrderAsync(string orderId, CancellationToken cancellationToken) =>
+        FromIndexAsync(InstanceKeys.OrderIndex(orderId), i => i.OrderId == orderId, $"RowKey eq '{InstanceKeys.InstanceRow}' and OrderId eq '{orderId.Replace("'", "''", StringComparison.Ordinal)}'", cancellationToken);
+
+    /// <summary>Instances of a KooGallery customer: the customer's index partition, then a point read per instance.</summary>
+    public Task<IReadOnlyList<InstanceEntity>> FindByCustomerAsync(string customerId, CancellationToken cancellationToken) =>
+        FromIndexAsync(InstanceKeys.CustomerIndex(customerId), i => i.CustomerId == customerId, $"RowKey eq '{InstanceKeys.InstanceRow}' and CustomerId eq '{customerId.Replace("'", "''", StringComparison.Ordinal)}'", cancellationToken);
+
+    /// <summary>At most this many instances are read for one index partition (an order's lines, a customer's instances, the failed list).</summary>
+    public const int MaxIndexed = 500;
+
+    /// <summary>
+    /// The instances an index partition names, each checked against what it is asked for (an index row may outlive
+    /// what it says). Before the index was backfilled for rows older than it, the old scan answers instead.
+    /// </summary>
+    /// <param name="unreadable">What stands for an instance whose row cannot be read now (storage trouble); null: the read fails.</param>
+    private async Task<IReadOnlyList<InstanceEntity>> FromIndexAsync(string partition, Func<InstanceEntity, bool> matches, string legacyFilter, CancellationToken cancellationToken, Func<string, RequestFailedException, InstanceEntity>? unreadable = null)
     {
-        var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and OrderId eq {orderId}");
-        return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        if (!await IndexedAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return (await Table.QueryAsync<InstanceEntity>(legacyFilter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false)).Select(Stored).ToList();
+        }
+
+        var ids = await Table.QueryAsync<TableEntity>(e => e.PartitionKey == partition, maxPerPage: MaxIndexed, select: ["RowKey"], cancellationToken: cancellationToken)
+            .Take(MaxIndexed).Select(e => e.RowKey).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var found = await Task.WhenAll(ids.Select(async key =>
+        {
+            try
+            {
+                var row = await Table.GetEntityIfExistsAsync<InstanceEntity>(key, InstanceKeys.InstanceRow, cancellationToken: cancellationToken).ConfigureAwait(false);
+                return row.HasValue ? Stored(row.Value!) : null;
+            }
+            catch (RequestFailedException ex) when (unreadable is not null)
+            {
+                return unreadable(Uri.UnescapeDataString(key), ex);
+            }
+        })).ConfigureAwait(false);
+        return found.OfType<InstanceEntity>().Where(matches).ToList();
     }
 
-    /// <summary>Instances of a KooGallery customer; a scan, for the operator console only.</summary>
-    public async Task<IReadOnlyList<InstanceEntity>> FindByCustomerAsync(string customerId, CancellationToken cancellationToken)
+    private volatile bool indexed;
+
+    /// <summary>Whether every instance row has its index rows (the backfill's marker; once seen, remembered).</summary>
+    public async Task<bool> IndexedAsync(CancellationToken cancellationToken)
     {
-        var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and CustomerId eq {customerId}");
-        return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        if (!indexed)
+        {
+            indexed = (await Table.GetEntityIfExistsAsync<TableEntity>(InstanceKeys.IndexMarkerPartition, InstanceKeys.IndexMarkerRow, select: ["RowKey"], cancellationToken: cancellationToken).ConfigureAwait(false)).HasValue;
+        }
+
+        return indexed;
+    }
+
+    /// <summary>
+    /// Writes the index rows of every instance row (rows from before the indexes existed), then the marker that lets
+    /// readers trust the indexes. A full read of the instance rows: run once, by the daily retention, until done.
+    /// </summary>
+    public async Task<int> BackfillIndexAsync(CancellationToken cancellationToken)
+    {
+        if (await IndexedAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return 0;
+        }
+
+        var written = 0;
+        var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow}");
+        await foreach (var instance in Table.QueryAsync<InstanceEntity>(filter, select: ["InstanceId", "OrderId", "CustomerId", "State", "FailedAt"], cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            await Task.WhenAll(IndexWrites(instance, created: true, cancellationToken)).ConfigureAwait(false);
+            written++;
+        }
+
+        await Table.UpsertEntityAsync(new TableEntity(InstanceKeys.IndexMarkerPartition, InstanceKeys.IndexMarkerRow) { ["At"] = time.GetUtcNow(), ["Instances"] = written }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+        indexed = true;
+        return written;
     }
 
     /// <summary>
@@ -227,21 +362,18 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         return old.Count;
     }
 
-    /// <summary>Failed instances, optionally only those that failed in [<paramref name="after"/>, <paramref name="before"/>); for operators.</summary>
+    /// <summary>Failed instances, optionally only those that failed in [<paramref name="after"/>, <paramref name="before"/>): the failed list, then a point read each.</summary>
     public async Task<IReadOnlyList<InstanceEntity>> FindFailedAsync(DateTimeOffset? after, DateTimeOffset? before, CancellationToken cancellationToken)
     {
-        var filter = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and State eq {nameof(InstanceState.Failed)}");
-        if (after is { } a)
-        {
-            filter += " and " + TableClient.CreateQueryFilter($"FailedAt ge {a}");
-        }
-
-        if (before is { } b)
-        {
-            filter += " and " + TableClient.CreateQueryFilter($"FailedAt lt {b}");
-        }
-
-        return await Table.QueryAsync<InstanceEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var legacy = TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and State eq {nameof(InstanceState.Failed)}");
+        // An instance on the list that cannot be read now is still listed (with why), so a bulk re-drive reports it rather than skipping it.
+        var failed = await FromIndexAsync(
+            InstanceKeys.FailedIndex,
+            i => i.CurrentState == InstanceState.Failed,
+            legacy,
+            cancellationToken,
+            (id, ex) => new InstanceEntity { InstanceId = id, PartitionKey = InstanceKeys.Escape(id), State = nameof(InstanceState.Failed), FailureReason = $"could not be read: {ex.Status} {ex.ErrorCode}" }).ConfigureAwait(false);
+        return failed.Where(i => (after is not { } a || i.FailedAt is null || i.FailedAt >= a) && (before is not { } b || i.FailedAt is null || i.FailedAt < b)).ToList();
     }
 
     public InstanceEventEntity Event(string kind, string? activity = null, string? orderId = null, InstanceState? from = null, InstanceState? to = null, string? detail = null) => new()

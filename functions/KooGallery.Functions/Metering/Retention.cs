@@ -12,9 +12,10 @@ public sealed record RetentionSummary(int UsageHoursPurged, int UsageEntitiesDel
 /// Keeps storage from growing with history: usage hours older than <see cref="MeteringOptions.SentRetention"/>
 /// are deleted whole (rows and record markers) once nothing in them is left to send, and event logs are
 /// trimmed to <see cref="LifecycleOptions.EventRetention"/>. Both find their work through the schedule
-/// table, never by scanning.
+/// table, never by scanning. The first run after an upgrade also writes the index rows of instances created
+/// before the console's indexes existed (<see cref="InstanceRepository.BackfillIndexAsync"/>).
 /// </summary>
-public sealed class Retention(UsageStore usage, LifecycleSweeper sweeper, IOptionsMonitor<MeteringOptions> options, TimeProvider time, ILogger<Retention> logger)
+public sealed class Retention(UsageStore usage, LifecycleSweeper sweeper, InstanceRepository instances, IOptionsMonitor<MeteringOptions> options, TimeProvider time, ILogger<Retention> logger)
 {
     public async Task<RetentionSummary> RunAsync(CancellationToken cancellationToken)
     {
@@ -37,6 +38,13 @@ public sealed class Retention(UsageStore usage, LifecycleSweeper sweeper, IOptio
         }
 
         var events = await sweeper.PurgeEventsAsync(cancellationToken).ConfigureAwait(false);
+
+        // Once per deployment that had instances before the console's indexes: a single read of them all.
+        if (await instances.BackfillIndexAsync(cancellationToken).ConfigureAwait(false) is > 0 and var indexed)
+        {
+            logger.LogInformation("Index rows written for {Instances} instances created before the indexes; the console now reads them instead of scanning.", indexed);
+        }
+
         var summary = new RetentionSummary(purged, deleted, kept, events);
         logger.LogInformation("Retention: {Hours} usage hours ({Entities} rows and markers) deleted, {Kept} kept with unsent rows, {Events} event-log lines deleted.", purged, deleted, kept, events);
         return summary;

@@ -96,6 +96,9 @@ public sealed class TestApp : IAsyncDisposable
         if (createStorage)
         {
             await host.Services.GetRequiredService<StorageInitializer>().EnsureCreatedAsync(CancellationToken.None).ConfigureAwait(false);
+
+            // A new table has no instance from before the indexes: the readers use them from the start.
+            await host.Services.GetRequiredService<Instances.InstanceRepository>().BackfillIndexAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
         return new TestApp(host, clock, settings);
