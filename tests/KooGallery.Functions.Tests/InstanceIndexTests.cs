@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Azure;
 using Azure.Core;
 using Azure.Core.Pipeline;
@@ -123,6 +124,51 @@ public class InstanceIndexTests
         Assert.Empty(await repository.FindFailedAsync(null, null, CancellationToken.None));
         Assert.Empty(await market.App.Services.GetRequiredService<TableServiceClient>().GetTableClient(table)
             .QueryAsync<TableEntity>(e => e.PartitionKey == InstanceKeys.FailedIndex).ToListAsync());
+    }
+
+    [Fact]
+    public async Task Instances_per_state_come_from_a_few_rows_kept_as_states_change_and_the_daily_recount_corrects_drift()
+    {
+        var log = new RequestLog();
+        await using var market = await LocalMarketplace.StartAsync(services: s => StorageRoundTrips.WithPolicy(s, log));
+        var ids = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            ids.Add(await market.NewInstanceAsync($"MOCKPERIODYEARNEW-STATES-{i}"));
+        }
+
+        ids.Add(await market.NewInstanceAsync("CS-STATES-1", test: false));
+        ids.Add(await market.NewInstanceAsync("CS-STATES-2", test: false));
+        await market.DrainAsync();
+        Assert.Equal("000000", (await market.CallAsync("updateInstanceStatus", new { instanceId = ids[0], status = "FREEZE", testFlag = "1" })).ResultCode);
+        Assert.Equal("000000", (await market.CallAsync("releaseInstance", new { instanceId = ids[4], testFlag = "0" })).ResultCode);
+        await market.DrainAsync();
+        var counts = market.App.Services.GetRequiredService<InstanceStateCounts>();
+        var repository = market.App.Services.GetRequiredService<InstanceRepository>();
+        await counts.FlushAsync(CancellationToken.None);
+
+        var truth = await repository.CountByStateAsync(CancellationToken.None);
+        Assert.Equal([("Frozen", (0, 1)), ("Ready", (1, 3)), ("Released", (1, 0))], truth.Select(t => (t.Key, t.Value)));
+        Assert.Equal(truth.Select(t => (t.Key, t.Value)), (await counts.ReadAsync(CancellationToken.None)).Select(t => (t.Key, t.Value)));
+
+        // The overview reads those rows: no read of the instance table is a scan.
+        log.Clear();
+        var overview = JsonSerializer.Serialize(await market.App.Services.GetRequiredService<OperatorConsole>().OverviewAsync(CancellationToken.None));
+        Assert.Contains("\"state\":\"Frozen\"", overview, StringComparison.Ordinal);
+        Assert.Empty(log.Scans(market.App.Services.GetRequiredService<IOptions<StorageOptions>>().Value.InstanceTable));
+
+        // A worker's count that never matched storage (it died between a commit and its flush, say) is gone after the recount.
+        counts.Changed(null, "Ready", isTest: false);
+        await counts.FlushAsync(CancellationToken.None);
+        Assert.Equal((2, 3), (await counts.ReadAsync(CancellationToken.None))["Ready"]);
+        await market.App.Services.GetRequiredService<Metering.Retention>().RunAsync(CancellationToken.None);
+        Assert.Equal(truth.Select(t => (t.Key, t.Value)), (await counts.ReadAsync(CancellationToken.None)).Select(t => (t.Key, t.Value)));
+
+        // Changes after the recount land on top of its base.
+        Assert.Equal("000000", (await market.CallAsync("updateInstanceStatus", new { instanceId = ids[1], status = "FREEZE", testFlag = "1" })).ResultCode);
+        await market.DrainAsync();
+        await counts.FlushAsync(CancellationToken.None);
+        Assert.Equal((0, 2), (await counts.ReadAsync(CancellationToken.None))["Frozen"]);
     }
 
     [Fact]

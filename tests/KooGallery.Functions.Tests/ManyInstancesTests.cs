@@ -213,6 +213,7 @@ public class ManyInstancesTests
         await stop.CancelAsync();
         await workers;
         await fleet.AllAtOnce<CallbackCountersFlush>(f => f.Run(new TimerInfo(), CancellationToken.None));
+        await fleet.AllAtOnce<InstanceStateCountsFlush>(f => f.Run(new TimerInfo(), CancellationToken.None));
 
         // One instance per order line, each provisioned once at the tenant API, every change applied once and in order.
         var repository = fleet[0].Services.GetRequiredService<InstanceRepository>();
@@ -240,6 +241,10 @@ public class ManyInstancesTests
                 .Sum(r => decimal.Parse(r["usage_value"]!.GetValue<string>(), CultureInfo.InvariantCulture));
             Assert.Equal(accepted.GetValueOrDefault(id), kept);
         }
+
+        // Instances per state, as the three hosts counted them, equal what the instance rows say.
+        var truth = await repository.CountByStateAsync(CancellationToken.None);
+        Assert.Equal(truth.Select(t => (t.Key, t.Value)), (await fleet[0].Services.GetRequiredService<InstanceStateCounts>().ReadAsync(CancellationToken.None)).Select(t => (t.Key, t.Value)));
 
         // Counters: every callback counted once over the three hosts; the failed orders: three, once each.
         var now = fleet[0].Clock.GetUtcNow();

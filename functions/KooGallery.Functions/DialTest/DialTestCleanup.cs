@@ -22,6 +22,7 @@ public sealed class DialTestCleanup(
     IOptions<StorageOptions> names,
     InstanceRepository instances,
     InstanceLifecycle lifecycle,
+    InstanceStateCounts stateCounts,
     DialTestStore store,
     ILogger<DialTestCleanup> logger)
 {
@@ -49,7 +50,8 @@ public sealed class DialTestCleanup(
         }
 
         // Its index rows first (the order's, the customer's, the failed list's), then the instance partition.
-        if ((await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false))?.CustomerId is { Length: > 0 } customer)
+        var instance = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        if (instance?.CustomerId is { Length: > 0 } customer)
         {
             await DeleteAsync(names.Value.InstanceTable, InstanceKeys.CustomerIndex(customer), InstanceKeys.Escape(instanceId), cancellationToken).ConfigureAwait(false);
         }
@@ -57,6 +59,11 @@ public sealed class DialTestCleanup(
         await DeletePartitionAsync(names.Value.InstanceTable, InstanceKeys.OrderIndex(orderId), cancellationToken).ConfigureAwait(false);
         await DeleteAsync(names.Value.InstanceTable, InstanceKeys.FailedIndex, InstanceKeys.Escape(instanceId), cancellationToken).ConfigureAwait(false);
         await DeletePartitionAsync(names.Value.InstanceTable, InstanceKeys.Escape(instanceId), cancellationToken).ConfigureAwait(false);
+        if (instance is not null)
+        {
+            stateCounts.Changed(instance.State, null, instance.IsTest);
+        }
+
         await DeletePartitionAsync(names.Value.TenantTable, instanceId, cancellationToken).ConfigureAwait(false);
         await DeletePartitionAsync(names.Value.LicenseTable, InstanceKeys.Escape(DialTestOrders.License(runId)), cancellationToken).ConfigureAwait(false);
         var tenant = DialTestOrders.TenantId(runId);

@@ -12,6 +12,8 @@ public static class InstancesRegistration
     public static IServiceCollection AddInstances(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<LifecycleOptions, LifecycleOptionsValidator>(configuration, LifecycleOptions.Section);
+        services.AddSingleton<InstanceStateCounts>();
+        services.AddHostedService(sp => sp.GetRequiredService<InstanceStateCounts>());
         services.AddSingleton<InstanceRepository>();
         services.AddSingleton<LifecycleWorkSender>();
         services.AddSingleton<InstanceLifecycle>();

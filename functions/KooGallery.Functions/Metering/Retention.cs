@@ -13,9 +13,11 @@ public sealed record RetentionSummary(int UsageHoursPurged, int UsageEntitiesDel
 /// are deleted whole (rows and record markers) once nothing in them is left to send, and event logs are
 /// trimmed to <see cref="LifecycleOptions.EventRetention"/>. Both find their work through the schedule
 /// table, never by scanning. The first run after an upgrade also writes the index rows of instances created
-/// before the console's indexes existed (<see cref="InstanceRepository.BackfillIndexAsync"/>).
+/// before the console's indexes existed (<see cref="InstanceRepository.BackfillIndexAsync"/>), and every run recounts
+/// the instances per state for the console (<see cref="InstanceStateCounts.RecountAsync"/>): one read of the instance
+/// rows a day, instead of one per page load.
 /// </summary>
-public sealed class Retention(UsageStore usage, LifecycleSweeper sweeper, InstanceRepository instances, IOptionsMonitor<MeteringOptions> options, TimeProvider time, ILogger<Retention> logger)
+public sealed class Retention(UsageStore usage, LifecycleSweeper sweeper, InstanceRepository instances, InstanceStateCounts stateCounts, IOptionsMonitor<MeteringOptions> options, TimeProvider time, ILogger<Retention> logger)
 {
     public async Task<RetentionSummary> RunAsync(CancellationToken cancellationToken)
     {
@@ -38,6 +40,9 @@ public sealed class Retention(UsageStore usage, LifecycleSweeper sweeper, Instan
         }
 
         var events = await sweeper.PurgeEventsAsync(cancellationToken).ConfigureAwait(false);
+
+        // The console's per-state figures start again from the instance rows: whatever a crashed worker did not write is back.
+        await stateCounts.RecountAsync(await instances.CountByStateAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
 
         // Once per deployment that had instances before the console's indexes: a single read of them all.
         if (await instances.BackfillIndexAsync(cancellationToken).ConfigureAwait(false) is > 0 and var indexed)

@@ -19,6 +19,7 @@ public sealed class OperatorConsole(
     UsageParking parking,
     RejectedUsageRedrive refusedUsage,
     DialTest.DialTestStore dialTests,
+    InstanceStateCounts stateCounts,
     TimeProvider time)
 {
     private const int MaxFound = 20;
@@ -27,7 +28,7 @@ public sealed class OperatorConsole(
     {
         var now = time.GetUtcNow();
         var month = failedOrders.MonthAsync(failedOrders.MonthOf(now), cancellationToken);
-        var states = instances.CountByStateAsync(cancellationToken);
+        var states = stateCounts.ReadAsync(cancellationToken);
         var failed = instances.FindFailedAsync(null, null, cancellationToken);
         var ledger = usage.HoursAsync(now.AddHours(-23), now, cancellationToken);
         var runs = usage.HourRunsAsync(now.AddHours(-23), now, cancellationToken);

@@ -43,6 +43,7 @@ public sealed class ConsoleBrowserTests : IAsyncLifetime
         Assert.Equal("000003", missing.ResultCode);
 
         await market.App.Services.GetRequiredService<KooGallery.Functions.Operations.CallbackCounters>().FlushAsync(CancellationToken.None);
+        await market.App.Services.GetRequiredService<InstanceStateCounts>().FlushAsync(CancellationToken.None); // the minute's timer, played now
         host = await ConsoleHost.StartAsync(market.App);
         (playwright, browser) = await Chromium.LaunchAsync();
     }
