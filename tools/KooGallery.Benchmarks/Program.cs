@@ -6,6 +6,7 @@ using KooGallery.Functions.Instances;
 using KooGallery.Functions.Tests.Infrastructure;
 using KooGallery.Simulator;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 // Callback latency of the production interface, end to end inside the worker: a real signed HttpRequest
 // → ProductionInterface function class → verification, nonce, Table Storage, queue → exact signed bytes.
@@ -28,6 +29,7 @@ var scaleRows = Arg("--scale-rows", 100_000);
 var idleInstances = Arg("--idle-instances", 10_000);
 var concurrentIntakeBatches = Arg("--concurrent-intake", 1); // 0: push alone
 var counter = new StorageRoundTrips();
+var entitiesRead = new KooGallery.Benchmarks.EntitiesRead();
 await using var openApi = await OpenApiEmulator.StartAsync(new OpenApiEmulatorOptions { UsagePushKeys = [TestApp.Key] });
 await using var app = await TestApp.StartAsync(
     s =>
@@ -37,7 +39,11 @@ await using var app = await TestApp.StartAsync(
         s["Marketplace:SecretKey"] = "emulator-secret-key-change-me";
         s["Logging:LogLevel:Default"] = "Warning";
     },
-    counter.CountIn);
+    s =>
+    {
+        counter.CountIn(s);
+        s.Replace(ServiceDescriptor.Singleton(sp => KooGallery.Functions.Storage.StorageClients.CreateTableServiceClient(sp.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(), counter, entitiesRead)));
+    });
 
 var rows = new List<string>();
 var run = Guid.NewGuid().ToString("N")[..6];
@@ -244,7 +250,7 @@ await Parallel.ForEachAsync(Enumerable.Range(0, idleInstances), new ParallelOpti
     var id = $"kgidle{run}{i:D6}";
     var now = app.Clock.GetUtcNow();
     await repository.TryCreateAsync(
-        new InstanceEntity { InstanceId = id, OrderId = $"CS-IDLE-{i}", State = nameof(InstanceState.Ready), ChargingMode = "PERIOD", FrontEndUrl = "https://idle.example.com/", CreatedAt = now, UpdatedAt = now, ReadyAt = now },
+        new InstanceEntity { InstanceId = id, OrderId = $"CS-IDLE-{i}", CustomerId = $"CUST-IDLE-{run}-{i % 1000}", State = nameof(InstanceState.Ready), ChargingMode = "PERIOD", FrontEndUrl = "https://idle.example.com/", CreatedAt = now, UpdatedAt = now, ReadyAt = now },
         repository.Event("callback", "newInstance", $"CS-IDLE-{i}", null, InstanceState.Ready, "seeded idle instance"),
         ct);
 });
@@ -265,6 +271,19 @@ var overviewNow = app.Clock.GetUtcNow();
 var overviewUsageEntities = (await store.HoursAsync(overviewNow.AddHours(-23), overviewNow, CancellationToken.None)).Count
     + (await store.HourRunsAsync(overviewNow.AddHours(-23), overviewNow, CancellationToken.None)).Count;
 
+// The console: an overview load and a find by order and by customer, in entities read, with all of the above present.
+var operatorConsole = app.Services.GetRequiredService<KooGallery.Functions.Operations.OperatorConsole>();
+await app.Services.GetRequiredService<InstanceStateCounts>().FlushAsync(CancellationToken.None);
+entitiesRead.Reset();
+await operatorConsole.OverviewAsync(CancellationToken.None);
+var overviewEntities = entitiesRead.Count;
+entitiesRead.Reset();
+await operatorConsole.FindAsync($"CS-IDLE-{idleInstances / 2}", CancellationToken.None);
+var findOrderEntities = entitiesRead.Count;
+entitiesRead.Reset();
+await operatorConsole.FindAsync($"CUST-IDLE-{run}-7", CancellationToken.None);
+var findCustomerEntities = entitiesRead.Count;
+
 // What the scans these replaced would have read: every usage row, every entity of the instance table.
 var tables = app.Services.GetRequiredService<Azure.Data.Tables.TableServiceClient>();
 var usageEntities = await tables.GetTableClient(app.Settings["Storage:UsageTable"]).QueryAsync<Azure.Data.Tables.TableEntity>(select: ["PartitionKey"]).CountAsync();
@@ -273,6 +292,7 @@ var scaleLines = new[]
 {
     string.Create(CultureInfo.InvariantCulture, $"Usage push at scale: {scaleRows} due rows ({scaleRows / scaleHours} instances x {scaleHours} hours, seeded in {seedWatch.Elapsed.TotalSeconds:F1} s) pushed in one run in {scaleWatch.Elapsed.TotalSeconds:F1} s: {scalePush.Batches} signed batches of 1000 to the emulator, {scalePush.EntitiesRead} entities read. Meanwhile intake took {concurrentCalls} calls of 50 late records into those hours ({concurrentRecords} accepted, {concurrentAccepted} units); after one more run KooGallery kept exactly {concurrentKept} units of them."),
     string.Create(CultureInfo.InvariantCulture, $"With {usageEntities} usage entities (rows and markers) and {instanceEntities} instance-table entities ({idleInstances} idle instances seeded in {idleWatch.Elapsed.TotalSeconds:F1} s) present: a push run with nothing due read {idlePush.EntitiesRead} entities in {idlePushWatch.Elapsed.TotalMilliseconds:F0} ms; a sweep read {idleSweep.EntitiesRead} entities ({idleSweep.EntriesDue} index entries due) in {idleSweepWatch.Elapsed.TotalMilliseconds:F0} ms. The full-table scans they replace would read {usageEntities} and {instanceEntities}. The console overview's usage figures read {overviewUsageEntities} entities (hour ledger and push-run rows of 24 hours)."),
+    string.Create(CultureInfo.InvariantCulture, $"The console with all of that present: an overview load read {overviewEntities} entities; a find by order {findOrderEntities} (the order's index row, its instance, its event log); a find by customer ({Math.Max(1, idleInstances / 1000)} instances) {findCustomerEntities}."),
 };
 
 // Throughput: 16 concurrent callers.
@@ -305,6 +325,7 @@ var output = new StringBuilder()
     .AppendLine(pushLine)
     .AppendLine(scaleLines[0])
     .AppendLine(scaleLines[1])
+    .AppendLine(scaleLines[2])
     .AppendLine()
     .AppendLine("| callback | n | p50 ms | p95 ms | p99 ms | max ms | storage round trips |")
     .AppendLine("|---|---|---|---|---|---|---|");
