@@ -1,11 +1,9 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using KooGallery.Functions.Configuration;
 using Microsoft.Azure.Functions.Worker;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -18,17 +16,15 @@ namespace KooGallery.Functions.Instances;
 /// no contention under a storm). The daily retention recounts from the instance rows and starts a new base, so a
 /// worker that died with a minute of changes unwritten leaves the figures off by at most that until then.
 /// </summary>
-public sealed class InstanceStateCounts(TableServiceClient tables, IOptions<StorageOptions> names, TimeProvider time) : IHostedService, IDisposable
+public sealed class InstanceStateCounts(TableServiceClient tables, IOptions<StorageOptions> names, TimeProvider time) : Storage.PerWorkerCounts(tables, names)
 {
     public const string DeltaPrefix = "states|";
     public const string BaseRow = "states-base";
 
-    private readonly string worker = Guid.NewGuid().ToString("N");
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, long>> days = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, bool> dirty = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim flushing = new(1, 1);
+    protected override string Prefix => DeltaPrefix;
 
-    private TableClient Table => tables.GetTableClient(names.Value.OperationsTable);
+    /// <summary>Days before yesterday are forgotten once written.</summary>
+    protected override string Keep => Day(time.GetUtcNow().AddDays(-1));
 
     /// <summary>An instance moved from <paramref name="from"/> (null: created) to <paramref name="to"/> (null: deleted).</summary>
     public void Changed(string? from, string? to, bool isTest)
@@ -39,54 +35,14 @@ public sealed class InstanceStateCounts(TableServiceClient tables, IOptions<Stor
         }
 
         var day = Day(time.GetUtcNow());
-        var counts = days.GetOrAdd(day, _ => new ConcurrentDictionary<string, long>(StringComparer.Ordinal));
         if (from is not null)
         {
-            counts.AddOrUpdate(Key(from, isTest), -1, (_, n) => n - 1);
+            Add(day, Key(from, isTest), -1);
         }
 
         if (to is not null)
         {
-            counts.AddOrUpdate(Key(to, isTest), 1, (_, n) => n + 1);
-        }
-
-        dirty[day] = true;
-    }
-
-    /// <summary>Writes this worker's changed days (cumulative for the day, so a retried write is harmless).</summary>
-    public async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        await flushing.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            foreach (var day in dirty.Keys.ToList())
-            {
-                dirty.TryRemove(day, out _);
-                if (!days.TryGetValue(day, out var counts))
-                {
-                    continue;
-                }
-
-                try
-                {
-                    await Table.UpsertEntityAsync(new TableEntity(DeltaPrefix + day, worker) { ["Counts"] = JsonSerializer.Serialize(counts.ToDictionary(c => c.Key, c => c.Value)) }, TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    dirty[day] = true;
-                    throw;
-                }
-            }
-
-            var yesterday = Day(time.GetUtcNow().AddDays(-1));
-            foreach (var day in days.Keys.Where(d => string.CompareOrdinal(d, yesterday) < 0 && !dirty.ContainsKey(d)).ToList())
-            {
-                days.TryRemove(day, out _);
-            }
-        }
-        finally
-        {
-            flushing.Release();
+            Add(day, Key(to, isTest), 1);
         }
     }
 
@@ -143,29 +99,9 @@ public sealed class InstanceStateCounts(TableServiceClient tables, IOptions<Stor
         }
     }
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    /// <summary>The worker is stopping: keep what it counted since the last flush.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await FlushAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is RequestFailedException or OperationCanceledException or AggregateException)
-        {
-            // Stopping anyway; the daily recount corrects what is lost.
-        }
-    }
-
-    public void Dispose() => flushing.Dispose();
-
     private static string Day(DateTimeOffset at) => at.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
     private static string Key(string state, bool isTest) => $"{state}|{(isTest ? "debug" : "production")}";
-
-    private static Dictionary<string, long> Parse(string? json) =>
-        JsonSerializer.Deserialize<Dictionary<string, long>>(json ?? "{}") ?? new Dictionary<string, long>(StringComparer.Ordinal);
 }
 
 /// <summary>Writes the state changes each worker counted, every minute.</summary>
