@@ -200,8 +200,9 @@ public sealed class InstanceEntity : ITableEntity
     [IgnoreDataMember]
     public string? CustomerIdAsStored { get; set; }
 
+    /// <summary>Read from or written to storage by this process (else what the index rows say is unknown).</summary>
     [IgnoreDataMember]
-    public bool IsStored { get; set; }
+    public bool IsStored => StateAsStored is not null;
 
     [IgnoreDataMember]
     public InstanceState CurrentState => Enum.Parse<InstanceState>(State);

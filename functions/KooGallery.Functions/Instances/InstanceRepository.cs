@@ -35,7 +35,6 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
     {
         instance.StateAsStored = instance.State;
         instance.CustomerIdAsStored = instance.CustomerId;
-        instance.IsStored = true;
         return instance;
     }
 
@@ -260,11 +259,11 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
 
     /// <summary>Instances of an order (an operator's "what happened to order X"): the order's index partition, then a point read per line.</summary>
     public Task<IReadOnlyList<InstanceEntity>> FindByOrderAsync(string orderId, CancellationToken cancellationToken) =>
-        FromIndexAsync(InstanceKeys.OrderIndex(orderId), i => i.OrderId == orderId, $"RowKey eq '{InstanceKeys.InstanceRow}' and OrderId eq '{orderId.Replace("'", "''", StringComparison.Ordinal)}'", cancellationToken);
+        FromIndexAsync(InstanceKeys.OrderIndex(orderId), i => i.OrderId == orderId, TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and OrderId eq {orderId}"), cancellationToken);
 
     /// <summary>Instances of a KooGallery customer: the customer's index partition, then a point read per instance.</summary>
     public Task<IReadOnlyList<InstanceEntity>> FindByCustomerAsync(string customerId, CancellationToken cancellationToken) =>
-        FromIndexAsync(InstanceKeys.CustomerIndex(customerId), i => i.CustomerId == customerId, $"RowKey eq '{InstanceKeys.InstanceRow}' and CustomerId eq '{customerId.Replace("'", "''", StringComparison.Ordinal)}'", cancellationToken);
+        FromIndexAsync(InstanceKeys.CustomerIndex(customerId), i => i.CustomerId == customerId, TableClient.CreateQueryFilter($"RowKey eq {InstanceKeys.InstanceRow} and CustomerId eq {customerId}"), cancellationToken);
 
     /// <summary>At most this many instances are read for one index partition (an order's lines, a customer's instances, the failed list).</summary>
     public const int MaxIndexed = 500;

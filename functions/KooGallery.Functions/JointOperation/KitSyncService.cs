@@ -294,8 +294,11 @@ public sealed class KitSyncService(
 
     /// <summary>Whether the user may use the instance: a grant for it, or one that names no instance (tenant-wide).</summary>
     public async Task<KitUserEntity?> GrantAsync(string tenantId, string userName, string instanceId, CancellationToken cancellationToken) =>
-        (await GrantsAsync(tenantId, userName, cancellationToken).ConfigureAwait(false))
-            .Where(g => g.InstanceId == instanceId || string.IsNullOrEmpty(g.InstanceId))
+        GrantFor(await GrantsAsync(tenantId, userName, cancellationToken).ConfigureAwait(false), instanceId);
+
+    /// <summary>Among a user's grants, the one for the instance, else a tenant-wide one; null when neither.</summary>
+    public static KitUserEntity? GrantFor(IEnumerable<KitUserEntity> grants, string instanceId) =>
+        grants.Where(g => g.InstanceId == instanceId || string.IsNullOrEmpty(g.InstanceId))
             .OrderBy(g => string.IsNullOrEmpty(g.InstanceId))
             .FirstOrDefault();
 

@@ -203,7 +203,7 @@ public sealed class LoginService(
         var grants = await kit.GrantsAsync(tenant.TenantId, userName, cancellationToken).ConfigureAwait(false);
         var instanceId = app.InstanceId is { Length: > 0 } named ? named
             : grants.Select(g => g.InstanceId).Where(i => !string.IsNullOrEmpty(i)).Distinct(StringComparer.Ordinal).ToList() is [var only] ? only : null;
-        var grant = instanceId is null ? null : grants.Where(g => g.InstanceId == instanceId || string.IsNullOrEmpty(g.InstanceId)).OrderBy(g => string.IsNullOrEmpty(g.InstanceId)).FirstOrDefault();
+        var grant = instanceId is null ? null : KitSyncService.GrantFor(grants, instanceId);
         var instance = grant is null ? null : await instances.GetAsync(instanceId!, cancellationToken).ConfigureAwait(false);
         if (instance is null || instance.IsReleased || string.IsNullOrEmpty(instance.FrontEndUrl))
         {
