@@ -282,6 +282,11 @@ var appSettings = {
   DialTest__Upgrade: string(dialTestUpgrade)
   DialTest__Licence: string(dialTestLicence)
   DialTest__TenantSync: string(dialTestTenantSync)
+  DialTest__AnswerBudget: '00:00:05'
+  DialTest__ReadyTimeout: '00:01:00'
+  DialTest__PollInterval: '00:00:02'
+  DialTest__CleanupWait: '00:00:30'
+  DialTest__History: '7.00:00:00'
   Login__TicketLifetime: '00:02:00'
   Login__StateLifetime: '00:10:00'
   Login__CallbackUrl: loginCallbackUrl
