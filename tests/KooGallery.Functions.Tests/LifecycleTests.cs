@@ -72,7 +72,9 @@ public class LifecycleTests
 
         Assert.All(replies, r => Assert.Equal("000000", r.ResultCode));
         Assert.Single(replies.Select(r => Json(r).GetProperty("instanceId").GetString()).Distinct());
-        Assert.Equal(1, await market.QueuedAsync());
+        // Each call that raced to insert put its message beside its insert; the queue holds at most one per call, and
+        // the worker provisions once whichever it takes first (below).
+        Assert.InRange(await market.QueuedAsync(), 1, 50);
         var table = market.App.Services.GetRequiredService<TableServiceClient>().GetTableClient(market.App.Settings["Storage:InstanceTable"]);
         Assert.Single(await table.QueryAsync<InstanceEntity>(e => e.RowKey == InstanceKeys.InstanceRow).ToListAsync());
 
@@ -91,9 +93,14 @@ public class LifecycleTests
         var reply = await market.CallAsync("newInstance", new { businessId = "b1", orderId = "CS-DOWN", orderLineId = "CS-DOWN-000001", testFlag = "0" });
 
         Assert.Equal("000005", reply.ResultCode);
-        Assert.Equal(0, await market.QueuedAsync());
         await tables.CreateTableIfNotExistsAsync(market.App.Settings["Storage:InstanceTable"]);
         Assert.Empty(await tables.GetTableClient(market.App.Settings["Storage:InstanceTable"]).QueryAsync<TableEntity>().ToListAsync());
+
+        // The message put beside the failed insert finds no instance, looks once more, and does nothing.
+        Assert.InRange(await market.QueuedAsync(), 0, 1);
+        await market.DrainAsync();
+        Assert.Empty(await tables.GetTableClient(market.App.Settings["Storage:InstanceTable"]).QueryAsync<TableEntity>().ToListAsync());
+        Assert.Equal(0, market.OpenApi.RequestCount);
 
         // KooGallery retries; once storage is back the order goes through as if nothing happened.
         var retry = await market.CallAsync("newInstance", new { businessId = "b2", orderId = "CS-DOWN", orderLineId = "CS-DOWN-000001", testFlag = "0" });

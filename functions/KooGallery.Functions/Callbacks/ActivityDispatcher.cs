@@ -23,6 +23,9 @@ public sealed class ActivityDispatcher
     /// <summary>Every activity this endpoint answers (tests enumerate it, so a new activity cannot be forgotten).</summary>
     public IReadOnlyCollection<string> Activities => handlers.Keys;
 
+    /// <summary>The handler of <paramref name="activity"/>, or null when none is registered.</summary>
+    public IActivityHandler? HandlerFor(string activity) => handlers.GetValueOrDefault(activity);
+
     public Task<KooGalleryResponse> DispatchAsync(CallbackEnvelope call, CancellationToken cancellationToken)
     {
         if (handlers.TryGetValue(call.Activity, out var handler))

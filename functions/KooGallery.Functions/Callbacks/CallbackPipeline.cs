@@ -58,20 +58,15 @@ public sealed partial class CallbackPipeline(
         }
 
         var body = response is ResentAnswer resent ? resent.Body : response.ToUtf8Bytes();
-        if (trace.Nonce is not null && response is not ResentAnswer && response.ResultCode != ResultCode.InternalError)
-        {
-            // Within what is left of KooGallery's 5 seconds: a slow write gives up the resend copy, not the answer.
-            var left = TimeSpan.FromSeconds(4.8) - time.GetElapsedTime(started);
-            await KeepAnswerAsync(trace, body, response.ResultCode, left > TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
-        }
-
         var answer = new CallbackAnswer(body, BodySign.HeaderValue(SigningKeys(call, settings)[0], body), response.ResultCode);
-        var elapsed = time.GetElapsedTime(started);
         counters.Count(trace.Activity, response.ResultCode.Value);
-        if ((trace.OrderId is { Length: > 0 } || trace.InstanceId is { Length: > 0 }) && FailedOrderLedger.IsFailure(response.ResultCode.Value, elapsed))
-        {
-            await CountFailedOrderAsync(trace, response, elapsed, cancellationToken).ConfigureAwait(false);
-        }
+
+        // Keeping the answer and counting a failed order are independent writes: issued together, one round trip.
+        var keeping = KeepOrWithdrawAnswerAsync(trace, response, body, started, cancellationToken);
+        var counting = CountsAsFailedOrder(trace, response, time.GetElapsedTime(started)) ? CountFailedOrderAsync(trace, response, time.GetElapsedTime(started), cancellationToken) : null;
+        await keeping.ConfigureAwait(false);
+        var elapsed = time.GetElapsedTime(started);
+        await (counting ?? (CountsAsFailedOrder(trace, response, elapsed) ? CountFailedOrderAsync(trace, response, elapsed, cancellationToken) : Task.CompletedTask)).ConfigureAwait(false);
 
         // One structured line per call: Application Insights turns these properties into the custom
         // dimensions (activity, result code, order id, instance id) that alerts and the workbook query.
@@ -137,33 +132,131 @@ public sealed partial class CallbackPipeline(
 
         // Kit nonces live beside V2 ones under their own prefix: the two schemes never answer each other's replays.
         var nonceKey = call.KitActivity is null ? call.Nonce : KitNoncePrefix + call.Nonce;
-        var nonce = await nonces.RecordAsync(nonceKey, call.Body, envelope.Value.Activity, cancellationToken).ConfigureAwait(false);
-        if (nonce.Outcome == NonceOutcome.RepeatedWithDifferentBody)
+        if (dispatcher.HandlerFor(envelope.Value.Activity) is { RecordsNonceWithWork: true } handler)
         {
-            return Reject(ResultCode.AuthenticationFailed, "the nonce was already used with a different body.");
+            return await RecordNonceWithWorkAsync(call, envelope.Value, handler, nonceKey, trace, cancellationToken).ConfigureAwait(false);
         }
 
-        if (nonce.Outcome == NonceOutcome.RepeatedWithSameBody && nonce.Answer is { } first && ResultCode.TryParse(nonce.AnswerCode, out var firstCode))
+        var nonce = await nonces.RecordAsync(nonceKey, call.Body, envelope.Value.Activity, cancellationToken).ConfigureAwait(false);
+        var claim = new NonceClaim(nonces, nonceKey, null, Task.FromResult(nonce));
+        if (await claim.RefusalAsync(nonce, cancellationToken).ConfigureAwait(false) is { } refusal)
+        {
+            return Refused(refusal, call, trace);
+        }
+
+        NoteResend(nonce, call, trace);
+        trace.Nonce = nonceKey;
+        return await dispatcher.DispatchAsync(envelope.Value, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The instance callbacks: the nonce insert starts, the handler reads beside it and claims the nonce before its
+    /// first write, putting its answer into that write's transaction (docs/lifecycle.md). A handler that writes
+    /// nothing (a query, an unknown instance) is judged by the nonce afterwards: its answer is only thrown away.
+    /// </summary>
+    private async Task<KooGalleryResponse> RecordNonceWithWorkAsync(IncomingCallback call, CallbackEnvelope envelope, IActivityHandler handler, string nonceKey, CallTrace trace, CancellationToken cancellationToken)
+    {
+        var recording = nonces.RecordAsync(nonceKey, call.Body, envelope.Activity, cancellationToken, handler.WorkPartition(envelope));
+        var claim = new NonceClaim(nonces, nonceKey, handler.WorkPartition(envelope), recording);
+        trace.Claim = claim;
+        KooGalleryResponse response;
+        try
+        {
+            using (NonceClaim.Enter(claim))
+            {
+                response = await handler.HandleAsync(envelope, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (NonceAlreadyUsedException used)
+        {
+            return Refused(used.Answer, call, trace);
+        }
+        finally
+        {
+            // Whatever the handler did, the insert is not left running unobserved.
+            await Observe(recording).ConfigureAwait(false);
+        }
+
+        var nonce = await recording.ConfigureAwait(false);
+        if (!claim.Claimed && await claim.RefusalAsync(nonce, cancellationToken).ConfigureAwait(false) is { } refusal)
+        {
+            return Refused(refusal, call, trace);
+        }
+
+        NoteResend(nonce, call, trace);
+        trace.Nonce = nonceKey;
+        return response;
+    }
+
+    private static async Task Observe(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch
+        {
+            // Observed here; the caller awaits it again where its failure matters.
+        }
+    }
+
+    private KooGalleryResponse Refused(KooGalleryResponse refusal, IncomingCallback call, CallTrace trace)
+    {
+        if (refusal is ResentAnswer)
         {
             logger.LogInformation(
                 "KooGallery resent {Activity} with nonce {Nonce} and the same body (order {OrderId}, instance {InstanceId}); answering the first answer again.",
                 trace.Activity, call.Nonce, trace.OrderId, trace.InstanceId);
-            return new ResentAnswer(firstCode, first);
         }
 
+        return refusal;
+    }
+
+    private void NoteResend(NonceRecord nonce, IncomingCallback call, CallTrace trace)
+    {
         if (nonce.Outcome == NonceOutcome.RepeatedWithSameBody)
         {
             logger.LogInformation(
                 "KooGallery resent {Activity} with nonce {Nonce} and the same body (order {OrderId}, instance {InstanceId}) before its first answer was kept; processing it again idempotently.",
                 trace.Activity, call.Nonce, trace.OrderId, trace.InstanceId);
         }
-
-        trace.Nonce = nonceKey;
-
-        return await dispatcher.DispatchAsync(envelope.Value, cancellationToken).ConfigureAwait(false);
     }
 
     private const string KitNoncePrefix = "kit:";
+
+    private static bool CountsAsFailedOrder(CallTrace trace, KooGalleryResponse response, TimeSpan elapsed) =>
+        (trace.OrderId is { Length: > 0 } || trace.InstanceId is { Length: > 0 }) && FailedOrderLedger.IsFailure(response.ResultCode.Value, elapsed);
+
+    /// <summary>
+    /// After the answer is decided: keeps it with the nonce for an exact resend, unless the work's own transaction
+    /// kept it already; withdraws an answer that transaction kept when the call ended up answering otherwise.
+    /// </summary>
+    private async Task KeepOrWithdrawAnswerAsync(CallTrace trace, KooGalleryResponse response, byte[] body, long started, CancellationToken cancellationToken)
+    {
+        if (trace.Claim is { KeptAnswer: { } kept, Partition: { } partition } claim)
+        {
+            if (kept.AsSpan().SequenceEqual(body))
+            {
+                return; // kept in the same transaction as the work: nothing more to write
+            }
+
+            // The work's transaction kept an answer this call did not give (its hand-over failed after it): withdrawn,
+            // so a resend is processed again rather than told it succeeded.
+            if (await WriteWithinAsync(TimeSpan.FromMilliseconds(500), token => nonces.ForgetAnswerRowAsync(partition, claim.Key, token), cancellationToken).ConfigureAwait(false) is { } failed)
+            {
+                logger.LogWarning("The answer kept with the work of KooGallery {Activity} (order {OrderId}, instance {InstanceId}) could not be withdrawn ({ErrorType}); a resend within the nonce's retention gets it.", trace.Activity, trace.OrderId, trace.InstanceId, failed.GetType().Name);
+            }
+
+            return;
+        }
+
+        if (trace.Nonce is not null && response is not ResentAnswer && response.ResultCode != ResultCode.InternalError)
+        {
+            // Within what is left of KooGallery's 5 seconds: a slow write gives up the resend copy, not the answer.
+            var left = TimeSpan.FromSeconds(4.8) - time.GetElapsedTime(started);
+            await KeepAnswerAsync(trace, body, response.ResultCode, left > TimeSpan.FromMilliseconds(50) ? left : TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     private static KooGalleryResponse Reject(ResultCode code, string reason) => new(code, reason);
 
@@ -247,12 +340,6 @@ public sealed partial class CallbackPipeline(
         }
     }
 
-    /// <summary>The first answer's exact bytes, sent again for an exact resend.</summary>
-    private sealed class ResentAnswer(ResultCode code, byte[] body) : KooGalleryResponse(code, "(resent)")
-    {
-        public byte[] Body { get; } = body;
-    }
-
     [GeneratedRegex(@"^[\x21-\x7E-[/\\#?]]{1,128}\z")]
     private static partial Regex NonceFormat();
 
@@ -273,5 +360,8 @@ public sealed partial class CallbackPipeline(
 
         /// <summary>Set once the nonce is recorded as this call's: its answer is then kept with it.</summary>
         public string? Nonce { get; set; }
+
+        /// <summary>For a callback that records its nonce with its work: where that stands.</summary>
+        public NonceClaim? Claim { get; set; }
     }
 }

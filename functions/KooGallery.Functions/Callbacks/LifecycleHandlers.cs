@@ -15,10 +15,16 @@ namespace KooGallery.Functions.Callbacks;
 public sealed class ActivityHandler<TRequest>(
     string activity,
     Func<JsonElement, WireParse<TRequest>> parse,
-    Func<TRequest, CancellationToken, Task<KooGalleryResponse>> handle) : IActivityHandler
+    Func<TRequest, CancellationToken, Task<KooGalleryResponse>> handle,
+    Func<TRequest, string?>? workPartition = null) : IActivityHandler
     where TRequest : class
 {
     public string Activity { get; } = activity;
+
+    public bool RecordsNonceWithWork => workPartition is not null;
+
+    public string? WorkPartition(CallbackEnvelope request) =>
+        workPartition is not null && parse(request.Body) is { IsValid: true } parsed ? workPartition(parsed.Value) : null;
 
     public async Task<KooGalleryResponse> HandleAsync(CallbackEnvelope request, CancellationToken cancellationToken)
     {
@@ -34,13 +40,15 @@ internal static class LifecycleHandlers
 {
     public static IServiceCollection AddLifecycleHandlers(this IServiceCollection services)
     {
-        Add<NewInstanceRequest>(services, Activities.NewInstance, NewInstanceRequest.Parse, async (l, r, ct) => await l.NewInstanceAsync(r, ct).ConfigureAwait(false));
-        Add<QueryInstanceRequest>(services, Activities.QueryInstance, QueryInstanceRequest.Parse, async (l, r, ct) => await l.QueryInstanceAsync(r, ct).ConfigureAwait(false));
-        Add<RefreshInstanceRequest>(services, Activities.RefreshInstance, RefreshInstanceRequest.Parse, (l, r, ct) => l.RefreshInstanceAsync(r, ct));
-        Add<UpdateInstanceStatusRequest>(services, Activities.UpdateInstanceStatus, UpdateInstanceStatusRequest.Parse, (l, r, ct) => l.UpdateInstanceStatusAsync(r, ct));
-        Add<ReleaseInstanceRequest>(services, Activities.ReleaseInstance, ReleaseInstanceRequest.Parse, (l, r, ct) => l.ReleaseInstanceAsync(r, ct));
-        Add<UpgradeInstanceRequest>(services, Activities.UpgradeInstance, UpgradeInstanceRequest.Parse, (l, r, ct) => l.UpgradeInstanceAsync(r, ct));
-        Add<ChangeInstanceCheckRequest>(services, Activities.ChangeInstanceCheck, ChangeInstanceCheckRequest.Parse, (l, r, ct) => l.ChangeInstanceCheckAsync(r, ct));
+        // These record their nonce with their work (NonceClaim): the instance's partition is where both go.
+        Add<NewInstanceRequest>(services, Activities.NewInstance, NewInstanceRequest.Parse, async (l, r, ct) => await l.NewInstanceAsync(r, ct).ConfigureAwait(false), r => InstanceKeys.Escape(InstanceKeys.InstanceId(r.OrderId, r.OrderLineId, r.ProductId)));
+        Add<QueryInstanceRequest>(services, Activities.QueryInstance, QueryInstanceRequest.Parse, async (l, r, ct) => await l.QueryInstanceAsync(r, ct).ConfigureAwait(false), _ => null); // writes nothing: its answer is kept on the nonce row
+        Add<RefreshInstanceRequest>(services, Activities.RefreshInstance, RefreshInstanceRequest.Parse, (l, r, ct) => l.RefreshInstanceAsync(r, ct), r => InstanceKeys.Escape(r.InstanceId));
+        Add<UpdateInstanceStatusRequest>(services, Activities.UpdateInstanceStatus, UpdateInstanceStatusRequest.Parse, (l, r, ct) => l.UpdateInstanceStatusAsync(r, ct), r => InstanceKeys.Escape(r.InstanceId));
+        Add<ReleaseInstanceRequest>(services, Activities.ReleaseInstance, ReleaseInstanceRequest.Parse, (l, r, ct) => l.ReleaseInstanceAsync(r, ct), r => InstanceKeys.Escape(r.InstanceId));
+        Add<UpgradeInstanceRequest>(services, Activities.UpgradeInstance, UpgradeInstanceRequest.Parse, (l, r, ct) => l.UpgradeInstanceAsync(r, ct), r => InstanceKeys.Escape(r.InstanceId));
+        // Asks the tenant seam (an outbound call), so it runs only once its nonce is recorded.
+        Add<InstanceLifecycle, ChangeInstanceCheckRequest>(services, Activities.ChangeInstanceCheck, ChangeInstanceCheckRequest.Parse, (l, r, ct) => l.ChangeInstanceCheckAsync(r, ct));
         return services;
     }
 
@@ -68,19 +76,21 @@ internal static class LifecycleHandlers
         IServiceCollection services,
         string activity,
         Func<JsonElement, WireParse<TRequest>> parse,
-        Func<InstanceLifecycle, TRequest, CancellationToken, Task<KooGalleryResponse>> handle)
-        where TRequest : class => Add<InstanceLifecycle, TRequest>(services, activity, parse, handle);
+        Func<InstanceLifecycle, TRequest, CancellationToken, Task<KooGalleryResponse>> handle,
+        Func<TRequest, string?> workPartition)
+        where TRequest : class => Add<InstanceLifecycle, TRequest>(services, activity, parse, handle, workPartition);
 
     private static void Add<TService, TRequest>(
         IServiceCollection services,
         string activity,
         Func<JsonElement, WireParse<TRequest>> parse,
-        Func<TService, TRequest, CancellationToken, Task<KooGalleryResponse>> handle)
+        Func<TService, TRequest, CancellationToken, Task<KooGalleryResponse>> handle,
+        Func<TRequest, string?>? workPartition = null)
         where TService : notnull
         where TRequest : class =>
         services.AddSingleton<IActivityHandler>(sp =>
         {
             var service = sp.GetRequiredService<TService>();
-            return new ActivityHandler<TRequest>(activity, parse, (request, ct) => handle(service, request, ct));
+            return new ActivityHandler<TRequest>(activity, parse, (request, ct) => handle(service, request, ct), workPartition);
         });
 }

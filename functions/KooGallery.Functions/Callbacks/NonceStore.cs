@@ -41,7 +41,9 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
 
     private TableClient Table => tables.GetTableClient(names.Value.NonceTable);
 
-    public async Task<NonceRecord> RecordAsync(string nonce, ReadOnlyMemory<byte> body, string activity, CancellationToken cancellationToken)
+    /// <param name="answerPartition">The instance-table partition where the call's work, and with it its answer, will be
+    /// written (<see cref="AnswerRow"/>); null when the answer is kept on this row afterwards.</param>
+    public async Task<NonceRecord> RecordAsync(string nonce, ReadOnlyMemory<byte> body, string activity, CancellationToken cancellationToken, string? answerPartition = null)
     {
         var now = time.GetUtcNow();
         var entity = new NonceEntity
@@ -51,6 +53,7 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
             BodySha256 = Convert.ToHexStringLower(SHA256.HashData(body.Span)),
             Activity = activity,
             ExpiresAt = now + options.CurrentValue.NonceRetention,
+            AnswerPartition = answerPartition,
         };
 
         // Two attempts are enough: the only loop is an expired row replaced under a concurrent writer.
@@ -108,6 +111,53 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
         return true;
     }
 
+    /// <summary>
+    /// The row that keeps the answer to the call with <paramref name="nonce"/> in the same transaction as the work it
+    /// answers, in the instance's own partition: the answer is then kept exactly when the work is, at no extra round
+    /// trip. Upserted, so a resend processed again beside its first call never conflicts on it.
+    /// </summary>
+    public TableTransactionAction AnswerRow(string partition, string nonce, byte[] answer, string resultCode) =>
+        new(
+            TableTransactionActionType.UpsertReplace,
+            new TableEntity(partition, AnswerRowKey(nonce))
+            {
+                [nameof(NonceEntity.SealedAnswer)] = protector.ProtectBytes(answer, AnswerBinding(nonce)),
+                [nameof(NonceEntity.AnswerCode)] = resultCode,
+                [nameof(NonceEntity.ExpiresAt)] = time.GetUtcNow() + options.CurrentValue.NonceRetention,
+            });
+
+    /// <summary>Whether an answer this size can be kept at all (a table property holds 64 KiB).</summary>
+    public static bool CanKeep(byte[] answer) => answer.Length <= MaxKeptAnswerBytes;
+
+    /// <summary>The answer kept beside the work (<see cref="AnswerRow"/>), in clear; null when there is none.</summary>
+    public async Task<(byte[] Answer, string Code)?> ReadAnswerRowAsync(string partition, string nonce, CancellationToken cancellationToken)
+    {
+        var found = await Instances.GetEntityIfExistsAsync<NonceEntity>(partition, AnswerRowKey(nonce), cancellationToken: cancellationToken).ConfigureAwait(false);
+        return found.HasValue && found.Value is { AnswerCode: { } code } row && OpenAnswer(row, nonce) is { } answer ? (answer, code) : null;
+    }
+
+    /// <summary>
+    /// Removes an answer kept beside the work when the call's answer turned out otherwise (its hand-over failed after
+    /// the transaction, so KooGallery was told to retry): a resend is then processed again instead of told "done".
+    /// </summary>
+    public async Task ForgetAnswerRowAsync(string partition, string nonce, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Instances.DeleteEntityAsync(partition, AnswerRowKey(nonce), ETag.All, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+        }
+    }
+
+    /// <summary>Answer rows sort after the instance's change and event rows, and no reader of those ranges sees them.</summary>
+    public static string AnswerRowKey(string nonce) => AnswerPrefix + nonce;
+
+    public const string AnswerPrefix = "answer|";
+
+    private TableClient Instances => tables.GetTableClient(names.Value.InstanceTable);
+
     /// <summary>The kept answer in clear, or null when there is none or no configured credential key opens it (the resend is then processed again).</summary>
     private byte[]? OpenAnswer(NonceEntity stored, string nonce)
     {
@@ -135,12 +185,18 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
         var deleted = 0;
         var expired = Table.QueryAsync<NonceEntity>(
             TableClient.CreateQueryFilter<NonceEntity>(e => e.ExpiresAt < cutoff),
-            select: [nameof(NonceEntity.PartitionKey), nameof(NonceEntity.RowKey), nameof(NonceEntity.ExpiresAt)],
+            select: [nameof(NonceEntity.PartitionKey), nameof(NonceEntity.RowKey), nameof(NonceEntity.ExpiresAt), nameof(NonceEntity.AnswerPartition)],
             cancellationToken: cancellationToken);
         await foreach (var row in expired.ConfigureAwait(false))
         {
             try
             {
+                // The answer kept beside the work goes first: a purge that stops here finds the nonce row next time.
+                if (row.AnswerPartition is { Length: > 0 } partition)
+                {
+                    await ForgetAnswerRowAsync(partition, row.PartitionKey, cancellationToken).ConfigureAwait(false);
+                }
+
                 await Table.DeleteEntityAsync(row.PartitionKey, row.RowKey, row.ETag, cancellationToken).ConfigureAwait(false);
                 deleted++;
             }
@@ -170,9 +226,11 @@ public sealed class NonceEntity : ITableEntity
 
     public DateTimeOffset ExpiresAt { get; set; }
 
-    /// <summary>The exact answer bytes given to the first call (not kept for 000005, which asks for a retry).</summary>
-    /// <summary>The answer given to the first call, encrypted (<see cref="CredentialProtector.ProtectBytes"/>).</summary>
+    /// <summary>The answer given to the first call (not kept for 000005, which asks for a retry), encrypted (<see cref="CredentialProtector.ProtectBytes"/>).</summary>
     public byte[]? SealedAnswer { get; set; }
+
+    /// <summary>Where the answer is kept when it was written with the work (<see cref="NonceStore.AnswerRow"/>), for the purge.</summary>
+    public string? AnswerPartition { get; set; }
 
     public string? AnswerCode { get; set; }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using KooGallery.Functions.Callbacks;
 using KooGallery.Functions.Provisioning;
 using KooGallery.Protocol;
 using KooGallery.Protocol.Wire;
@@ -51,19 +52,40 @@ public sealed class InstanceLifecycle(
         instance.AddPending(WorkKinds.Provision, now);
         var created = instances.Event("callback", Activities.NewInstance, request.OrderId, null, InstanceState.Provisioning, $"created from businessId {request.BusinessId}");
 
-        // The sweeper's index entry goes out with the insert, not after it: a crash between the two leaves at
-        // worst an entry for nothing, never a new instance nobody looks at again (no added latency). A repeat
-        // writes one too, so KooGallery's retry of a call that failed after the insert is covered.
-        var create = instances.TryCreateAsync(instance, created, cancellationToken);
-        if (await RecordedAsync(create, ScheduleCheckAsync(instanceId, now, cancellationToken), instanceId, request.OrderId).ConfigureAwait(false) is var scheduled && create.Result)
-        {
-            logger.LogInformation("Instance {InstanceId} created for order {OrderId} line {OrderLineId} (test {IsTest}); provisioning queued.", instanceId, request.OrderId, request.OrderLineId, request.IsTest);
-            await HandOverOrFailAsync(instance, WorkKinds.Provision, scheduled, cancellationToken).ConfigureAwait(false);
-            return new NewInstanceResponse(ResultCode.Success, instanceId);
-        }
+        // The read runs beside the nonce insert: a repeat is known without trying the insert, and puts no message.
+        var known = instances.GetAsync(instanceId, cancellationToken);
 
-        var existing = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"Instance {instanceId} of order {request.OrderId} conflicted on insert but cannot be read.");
+        // Nothing is written before the nonce is known to be this call's; the answer goes into the insert's transaction.
+        await NonceClaim.ClaimAsync(cancellationToken).ConfigureAwait(false);
+        var existing = await known.ConfigureAwait(false);
+        if (existing is null)
+        {
+            var answer = new NewInstanceResponse(ResultCode.Success, instanceId);
+            var answerRow = NonceClaim.AnswerRow(InstanceKeys.Escape(instanceId), answer);
+
+            // The sweeper's index entry and the queue message go out with the insert, not after it: a crash between
+            // them leaves at worst an entry or a message for nothing, never a new instance nobody looks at again (no
+            // added latency). A message that overtakes the insert is put back once by the worker (LifecycleWork.Ahead).
+            var create = instances.TryCreateAsync(instance, created, cancellationToken, answerRow);
+            var queued = HandOverAsync(instance, WorkKinds.Provision, cancellationToken, ahead: true);
+            if (await RecordedAsync(create, ScheduleCheckAsync(instanceId, now, cancellationToken), instanceId, request.OrderId).ConfigureAwait(false) is var scheduled && create.Result)
+            {
+                NonceClaim.AnswerCommitted(answerRow);
+                logger.LogInformation("Instance {InstanceId} created for order {OrderId} line {OrderLineId} (test {IsTest}); provisioning queued.", instanceId, request.OrderId, request.OrderLineId, request.IsTest);
+                await FailUnlessHandedOverAsync(instance, queued, scheduled).ConfigureAwait(false);
+                return answer;
+            }
+
+            // Another call for the same order line inserted it between our read and our insert.
+            await queued.ConfigureAwait(false);
+            existing = await instances.GetAsync(instanceId, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"Instance {instanceId} of order {request.OrderId} conflicted on insert but cannot be read.");
+        }
+        else
+        {
+            // KooGallery retries a call that failed after the insert: what that call wrote beside it is written again.
+            await Task.WhenAll(instances.EnsureIndexedAsync(existing, cancellationToken), ScheduleCheckAsync(instanceId, now, cancellationToken)).ConfigureAwait(false);
+        }
 
         if (request.IsTest && existing.IsTest && existing.CurrentState == InstanceState.Released)
         {
@@ -72,7 +94,7 @@ public sealed class InstanceLifecycle(
         else
         {
             logger.LogInformation("newInstance repeated for order {OrderId} line {OrderLineId}: answering the existing instance {InstanceId} ({State}).", request.OrderId, request.OrderLineId, instanceId, existing.State);
-            // The index entry issued with the insert covers a first call that failed after it; stale work goes now.
+            // The sweeper's index entry covers a first call that failed after its insert; stale work goes now.
             await RequeueIfStaleAsync(existing, cancellationToken).ConfigureAwait(false);
         }
 
@@ -397,31 +419,43 @@ public sealed class InstanceLifecycle(
 
         var command = change.CurrentCommand;
         var state = instance.CurrentState;
+        var partition = InstanceKeys.Escape(instanceId);
+
+        // The read above ran beside the nonce insert; nothing is written before the nonce is known to be this call's.
+        await NonceClaim.ClaimAsync(cancellationToken).ConfigureAwait(false);
+
         // "Already so" is judged against the applied state, which may lag changes still to apply (a freeze
         // recorded a moment ago makes an unfreeze meaningful): such a change is recorded too, in its order.
         var decision = InstanceStateMachine.Accept(instance, command);
         if (decision.Kind == DecisionKind.Reject)
         {
             logger.LogInformation("{Activity} for instance {InstanceId} (order {OrderId}) in state {State}: {Decision} {ResultCode}.", change.Activity, instanceId, change.OrderId ?? instance.OrderId, state, decision.Kind, decision.Code.Value);
-            await instances.AppendAsync(instanceId, [instances.Event("callback", change.Activity, change.OrderId, state, state, $"{change.Detail}: {decision.Kind}, {decision.Message}")], cancellationToken).ConfigureAwait(false);
-            return new KooGalleryResponse(decision.Code, decision.Message);
+            var refusal = new KooGalleryResponse(decision.Code, decision.Message);
+            var refusalRow = NonceClaim.AnswerRow(partition, refusal);
+            await instances.AppendAsync(instanceId, [instances.Event("callback", change.Activity, change.OrderId, state, state, $"{change.Detail}: {decision.Kind}, {decision.Message}")], cancellationToken, refusalRow).ConfigureAwait(false);
+            NonceClaim.AnswerCommitted(refusalRow);
+            return refusal;
         }
 
         change.ReceivedAt = time.GetUtcNow();
+        var answer = new KooGalleryResponse(ResultCode.Success);
+        var answerRow = NonceClaim.AnswerRow(partition, answer);
         var recorded = instances.Event("callback", change.Activity, change.OrderId, state, null, $"{change.Detail}: recorded, to be applied");
-        var record = instances.RecordChangeAsync(instanceId, change, recorded, marker, cancellationToken);
+        var record = instances.RecordChangeAsync(instanceId, change, recorded, marker, answerRow, cancellationToken);
+        var queued = HandOverAsync(instance, WorkKinds.Changes, cancellationToken, ahead: true);
         var scheduled = await RecordedAsync(record, ScheduleCheckAsync(instanceId, change.ReceivedAt, cancellationToken), instanceId, change.OrderId ?? instance.OrderId).ConfigureAwait(false);
         if (record.Result == CommitOutcome.AlreadyApplied)
         {
-            // Hand it over again anyway: an earlier attempt may have failed between recording and queueing.
+            // Handed over again anyway (the message above): an earlier attempt may have failed between recording and queueing.
             logger.LogInformation("{Activity} for instance {InstanceId}: order {OrderId} was recorded before; answering success.", change.Activity, instanceId, change.OrderId);
-            await HandOverOrFailAsync(instance, WorkKinds.Changes, scheduled, cancellationToken).ConfigureAwait(false);
+            await FailUnlessHandedOverAsync(instance, queued, scheduled).ConfigureAwait(false);
             return new KooGalleryResponse(ResultCode.Success, "success (already applied).");
         }
 
+        NonceClaim.AnswerCommitted(answerRow);
         logger.LogInformation("{Activity} recorded for instance {InstanceId} (order {OrderId}, state {State}): {Detail}; the worker applies it.", change.Activity, instanceId, change.OrderId ?? instance.OrderId, state, change.Detail);
-        await HandOverOrFailAsync(instance, WorkKinds.Changes, scheduled, cancellationToken).ConfigureAwait(false);
-        return new KooGalleryResponse(ResultCode.Success);
+        await FailUnlessHandedOverAsync(instance, queued, scheduled).ConfigureAwait(false);
+        return answer;
     }
 
     /// <summary>
@@ -429,11 +463,12 @@ public sealed class InstanceLifecycle(
     /// failure is logged and left to the sweeper (it re-queues pending work and changes older than
     /// RequeueAfter), not reported to KooGallery.
     /// </summary>
-    private async Task<bool> HandOverAsync(InstanceEntity instance, string kind, CancellationToken cancellationToken, int? retry = null)
+    /// <param name="ahead">The message is put beside the write it announces and may reach the worker first.</param>
+    private async Task<bool> HandOverAsync(InstanceEntity instance, string kind, CancellationToken cancellationToken, int? retry = null, bool ahead = false)
     {
         try
         {
-            await work.EnqueueAsync(new LifecycleWork(instance.InstanceId, kind, retry), cancellationToken).ConfigureAwait(false);
+            await work.EnqueueAsync(new LifecycleWork(instance.InstanceId, kind, retry, ahead), cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -447,9 +482,9 @@ public sealed class InstanceLifecycle(
     /// Hands over work the callback recorded. Either the queue or the sweeper's index entry is enough for it
     /// to be done; when neither was written the callback fails (000005), and KooGallery's retry writes them again.
     /// </summary>
-    private async Task HandOverOrFailAsync(InstanceEntity instance, string kind, bool scheduled, CancellationToken cancellationToken)
+    private static async Task FailUnlessHandedOverAsync(InstanceEntity instance, Task<bool> queued, bool scheduled)
     {
-        if (!await HandOverAsync(instance, kind, cancellationToken).ConfigureAwait(false) && !scheduled)
+        if (!await queued.ConfigureAwait(false) && !scheduled)
         {
             throw new InvalidOperationException($"Instance {instance.InstanceId}: neither the queue nor the schedule could be written; KooGallery will retry.");
         }

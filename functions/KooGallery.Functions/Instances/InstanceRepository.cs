@@ -39,7 +39,8 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
     }
 
     /// <summary>Inserts a new instance with its first event; false when the instance already exists.</summary>
-    public async Task<bool> TryCreateAsync(InstanceEntity instance, InstanceEventEntity firstEvent, CancellationToken cancellationToken)
+    /// <param name="answer">The callback's answer row (<see cref="Callbacks.NonceClaim.AnswerRow"/>), kept in the same transaction.</param>
+    public async Task<bool> TryCreateAsync(InstanceEntity instance, InstanceEventEntity firstEvent, CancellationToken cancellationToken, TableTransactionAction? answer = null)
     {
         instance.PartitionKey = InstanceKeys.Escape(instance.InstanceId);
         instance.RowKey = InstanceKeys.InstanceRow;
@@ -48,7 +49,7 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         // The index rows go out beside the insert (no added latency) and again with every repeat, so an instance
         // is never without them; one whose insert failed leaves an index row pointing at nothing, which readers skip.
         var indexed = Task.WhenAll(IndexWrites(instance, created: true, cancellationToken));
-        var insert = InsertAsync(instance, firstEvent, cancellationToken);
+        var insert = InsertAsync(instance, firstEvent, answer, cancellationToken);
         await Task.WhenAll(insert, indexed).ConfigureAwait(false);
         if (insert.Result)
         {
@@ -59,13 +60,21 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         return insert.Result;
     }
 
-    private async Task<bool> InsertAsync(InstanceEntity instance, InstanceEventEntity firstEvent, CancellationToken cancellationToken)
+    /// <summary>The index rows an existing instance's creation wrote, written again (upserts) for a repeated newInstance.</summary>
+    public Task EnsureIndexedAsync(InstanceEntity instance, CancellationToken cancellationToken) =>
+        Task.WhenAll(IndexWrites(instance, created: true, cancellationToken));
+
+    private async Task<bool> InsertAsync(InstanceEntity instance, InstanceEventEntity firstEvent, TableTransactionAction? answer, CancellationToken cancellationToken)
     {
         try
         {
-            var response = await Table.SubmitTransactionAsync(
-                [new TableTransactionAction(TableTransactionActionType.Add, instance), new TableTransactionAction(TableTransactionActionType.Add, firstEvent)],
-                cancellationToken).ConfigureAwait(false);
+            List<TableTransactionAction> actions = [new(TableTransactionActionType.Add, instance), new(TableTransactionActionType.Add, firstEvent)];
+            if (answer is not null)
+            {
+                actions.Add(answer);
+            }
+
+            var response = await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
             instance.ETag = response.Value[0].Headers.ETag ?? instance.ETag;
             return true;
         }
@@ -166,7 +175,7 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
     /// marker, in one insert-only transaction: no ETag, so concurrent changes never conflict. Returns
     /// <see cref="CommitOutcome.AlreadyApplied"/> when the marker shows the same order was recorded before.
     /// </summary>
-    public async Task<CommitOutcome> RecordChangeAsync(string instanceId, InstanceChangeEntity change, InstanceEventEntity callbackEvent, string? marker, CancellationToken cancellationToken)
+    public async Task<CommitOutcome> RecordChangeAsync(string instanceId, InstanceChangeEntity change, InstanceEventEntity callbackEvent, string? marker, TableTransactionAction? answer, CancellationToken cancellationToken)
     {
         var partition = InstanceKeys.Escape(instanceId);
         change.PartitionKey = partition;
@@ -181,6 +190,11 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
             new(TableTransactionActionType.Add, change),
             new(TableTransactionActionType.Add, callbackEvent),
         };
+        if (answer is not null)
+        {
+            actions.Add(answer);
+        }
+
         if (marker is not null)
         {
             actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new AppliedMarkerEntity { PartitionKey = partition, RowKey = marker, AppliedAt = time.GetUtcNow() }));
@@ -235,7 +249,7 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
     }
 
     /// <summary>Appends events without touching the instance row (e.g. a repeated callback that changed nothing).</summary>
-    public async Task AppendAsync(string instanceId, IEnumerable<InstanceEventEntity> events, CancellationToken cancellationToken)
+    public async Task AppendAsync(string instanceId, IEnumerable<InstanceEventEntity> events, CancellationToken cancellationToken, TableTransactionAction? answer = null)
     {
         var partition = InstanceKeys.Escape(instanceId);
         var actions = events.Select(e =>
@@ -243,6 +257,11 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
             Prepare(partition, e);
             return new TableTransactionAction(TableTransactionActionType.Add, e);
         }).ToList();
+        if (answer is not null)
+        {
+            actions.Add(answer);
+        }
+
         if (actions.Count > 0)
         {
             await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);

@@ -32,7 +32,9 @@ public static class WorkKinds
 /// </summary>
 /// <param name="Retry">Set on the message the worker scheduled itself after a transient failure: the failure
 /// count it was scheduled for. Only that message runs outbound work before the back-off has passed.</param>
-public sealed record LifecycleWork(string InstanceId, string Work, int? Retry = null)
+/// <param name="Ahead">Put beside the write it announces (a callback's insert or change), so it may arrive before that
+/// write is visible: a worker that finds nothing to do puts it back once, a moment later.</param>
+public sealed record LifecycleWork(string InstanceId, string Work, int? Retry = null, bool Ahead = false)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -64,6 +66,18 @@ public class LifecycleWorkSender(QueueServiceClient queues, IOptions<StorageOpti
         await queues.GetQueueClient(names.Value.LifecycleQueue)
             .SendMessageAsync(work.ToJson(), visibilityTimeout: Visibility(delay), cancellationToken: cancellationToken)
             .ConfigureAwait(false);
+
+    /// <summary>
+    /// Puts back a message that may have overtaken its callback's write (<see cref="LifecycleWork.Ahead"/>), for a
+    /// second look after <paramref name="delay"/> of real time — not a schedule of the app's own, so not on its clock.
+    /// </summary>
+    public async Task PutBackAsync(LifecycleWork work, TimeSpan delay, CancellationToken cancellationToken) =>
+        await queues.GetQueueClient(names.Value.LifecycleQueue)
+            .SendMessageAsync(work.ToJson(), visibilityTimeout: PutBackVisibility(delay), cancellationToken: cancellationToken)
+            .ConfigureAwait(false);
+
+    /// <summary>How long a put-back message stays invisible; tests on a fake clock make it visible at once.</summary>
+    protected virtual TimeSpan? PutBackVisibility(TimeSpan delay) => delay;
 
     /// <summary>
     /// How long the message stays invisible for a wanted delay. Tests that run the app on a fake clock make

@@ -30,9 +30,21 @@ public sealed class LifecycleWorker(
     /// <summary>Kinds of work one message may do before it yields (each kind runs at most once per message).</summary>
     private const int MaxKindsPerMessage = 8;
 
+    /// <summary>How long a message that may have overtaken its callback's write waits before its second look.</summary>
+    private static readonly TimeSpan AheadRecheck = TimeSpan.FromSeconds(2);
+
     public async Task ProcessAsync(LifecycleWork message, long dequeueCount, CancellationToken cancellationToken)
     {
         var instance = await ApplyChangesAsync(message.InstanceId, cancellationToken).ConfigureAwait(false);
+        if (message.Ahead && (instance is null || (instance.CurrentState != InstanceState.Failed && instance.Pending.Count == 0)))
+        {
+            // Sent beside the callback's write, it may have overtaken it: once more, a moment later. (A message for a
+            // write that failed, or a repeat that changed nothing, ends on that second look; the sweeper stands behind.)
+            logger.LogInformation("Work {Work} for instance {InstanceId} found nothing yet; looking again in {DelayMs} ms in case the callback's write was still on its way.", message.Work, message.InstanceId, AheadRecheck.TotalMilliseconds);
+            await work.PutBackAsync(message with { Ahead = false }, AheadRecheck, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         if (instance is null)
         {
             logger.LogWarning("Work {Work} for unknown instance {InstanceId}: nothing to do.", message.Work, message.InstanceId);

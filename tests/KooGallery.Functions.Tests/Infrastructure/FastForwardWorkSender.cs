@@ -15,6 +15,9 @@ public sealed class FastForwardWorkSender(QueueServiceClient queues, IOptions<St
 {
     public List<TimeSpan> Delays { get; } = [];
 
+    /// <summary>A second look for a write still on its way: real time, nothing the fake clock should jump for.</summary>
+    protected override TimeSpan? PutBackVisibility(TimeSpan delay) => null;
+
     protected override TimeSpan? Visibility(TimeSpan delay)
     {
         if (delay > TimeSpan.Zero)

@@ -16,6 +16,26 @@ namespace KooGallery.Functions.Tests.Infrastructure;
 public sealed class StorageRoundTrips : HttpPipelinePolicy
 {
     private readonly List<string> calls = [];
+    private int inFlight;
+    private int waves;
+
+    /// <summary>
+    /// How long each call stays in flight after its answer: calls issued together then surely overlap, so
+    /// <see cref="Sequential"/> counts the round trips one after the other however fast the storage answers.
+    /// </summary>
+    public TimeSpan Hold { get; set; }
+
+    /// <summary>Round trips one after the other: a call that starts while none is in flight begins a new one.</summary>
+    public int Sequential
+    {
+        get
+        {
+            lock (calls)
+            {
+                return waves;
+            }
+        }
+    }
 
     public IReadOnlyList<string> Calls
     {
@@ -33,6 +53,7 @@ public sealed class StorageRoundTrips : HttpPipelinePolicy
         lock (calls)
         {
             calls.Clear();
+            waves = 0;
         }
     }
 
@@ -48,13 +69,37 @@ public sealed class StorageRoundTrips : HttpPipelinePolicy
     public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {
         Record(message);
-        ProcessNext(message, pipeline);
+        try
+        {
+            ProcessNext(message, pipeline);
+        }
+        finally
+        {
+            lock (calls)
+            {
+                inFlight--;
+            }
+        }
     }
 
-    public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+    public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {
         Record(message);
-        return ProcessNextAsync(message, pipeline);
+        try
+        {
+            await ProcessNextAsync(message, pipeline).ConfigureAwait(false);
+            if (Hold > TimeSpan.Zero)
+            {
+                await Task.Delay(Hold).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            lock (calls)
+            {
+                inFlight--;
+            }
+        }
     }
 
     private void Record(HttpMessage message)
@@ -62,6 +107,10 @@ public sealed class StorageRoundTrips : HttpPipelinePolicy
         lock (calls)
         {
             calls.Add($"{message.Request.Method} {message.Request.Uri.Path}");
+            if (inFlight++ == 0)
+            {
+                waves++;
+            }
         }
     }
 }
