@@ -23,7 +23,7 @@ public class InstanceIndexTests
     private const string EmulatedCustomer = "68cbc86abc2018ab880d92f36422fa0e";
 
     /// <summary>Every request to storage, whole (query string included), to tell a partition read from a scan.</summary>
-    private sealed class RequestLog : HttpPipelinePolicy
+    internal sealed class RequestLog : HttpPipelinePolicy
     {
         private readonly List<Uri> requests = [];
 

@@ -307,6 +307,35 @@ public class MeteringBillingTests
         Assert.Equal(nameof(InstanceState.Ready), (await market.InstanceAsync(id))!.State);
     }
 
+    [Fact]
+    public async Task An_instances_usage_listing_reads_the_hours_asked_for_and_that_instances_rows_not_the_table()
+    {
+        var log = new InstanceIndexTests.RequestLog();
+        await using var market = await LocalMarketplace.StartAsync(services: s => StorageRoundTrips.WithPolicy(s, log));
+        var store = market.App.Services.GetRequiredService<UsageStore>();
+        var first = UsagePeriods.HourOf(market.App.Clock.GetUtcNow().AddHours(-48));
+        await store.AddRowsAsync(Seed(first, instances: 40, hours: 24), CancellationToken.None);
+        var usageTable = market.App.Settings["Storage:UsageTable"]!;
+        var before = log.Requests.Count;
+
+        var rows = await store.ListAsync("seed-7", first.AddHours(10), first.AddHours(14), CancellationToken.None);
+
+        // Periods ending in the 5 hours asked for, of that instance only.
+        Assert.Equal(5, rows.Count);
+        Assert.All(rows, r => Assert.Equal("seed-7", r.InstanceId));
+        var reads = log.Requests.Skip(before).Where(u => u.AbsolutePath.Contains("/" + usageTable + "()", StringComparison.Ordinal)).ToList();
+        Assert.Equal(5, reads.Count);
+        Assert.Empty(log.Scans(usageTable));
+
+        // The operators' endpoint: by default the last 7 days, at most 31, dates checked.
+        var now = market.App.Clock.GetUtcNow();
+        Assert.True(UsageListWindow.TryRead(null, null, now, out var from, out var to, out _));
+        Assert.Equal((now - TimeSpan.FromDays(7), now), (from, to));
+        Assert.False(UsageListWindow.TryRead("2026-01-01", "2026-03-01", now, out _, out _, out var tooLong));
+        Assert.Contains("31 days", tooLong, StringComparison.Ordinal);
+        Assert.False(UsageListWindow.TryRead("yesterday", null, now, out _, out _, out _));
+    }
+
     internal static IEnumerable<UsageRowEntity> Seed(DateTimeOffset first, int instances, int hours) =>
         from i in Enumerable.Range(0, instances)
         from h in Enumerable.Range(0, hours)

@@ -190,7 +190,7 @@ public sealed class UsagePush(UsagePushJob job)
 }
 
 /// <summary>Operators: an instance's usage rows with KooGallery's answers; parked batches and refused rows, listed and re-driven.</summary>
-public sealed class UsageAdmin(UsageStore usage, UsageParking parking, RejectedUsageRedrive redrive)
+public sealed class UsageAdmin(UsageStore usage, UsageParking parking, RejectedUsageRedrive redrive, TimeProvider time)
 {
     [Function(nameof(UsageAdmin))]
     public async Task<IActionResult> Run(
@@ -198,7 +198,12 @@ public sealed class UsageAdmin(UsageStore usage, UsageParking parking, RejectedU
         string instanceId,
         CancellationToken cancellationToken)
     {
-        var rows = await usage.ListAsync(instanceId, cancellationToken).ConfigureAwait(false);
+        if (!UsageListWindow.TryRead(request.Query["from"], request.Query["to"], time.GetUtcNow(), out var from, out var to, out var problem))
+        {
+            return new BadRequestObjectResult(new { error = problem });
+        }
+
+        var rows = await usage.ListAsync(instanceId, from, to, cancellationToken).ConfigureAwait(false);
         return new OkObjectResult(rows.OrderBy(r => r.PeriodStart).ThenBy(r => r.Sequence).Select(r => new
         {
             r.PeriodStart,
@@ -313,5 +318,44 @@ public sealed class RejectedUsageRedrive(UsageStore usage, ILogger<RejectedUsage
         }
 
         return new RejectedRedriveResult(redriven, gone, failures);
+    }
+}
+
+/// <summary>
+/// The hours an operator's usage listing covers: <c>from</c> and <c>to</c> (ISO 8601, by period end), by default the
+/// last 7 days, at most 31 days — each hour in it is one bounded read.
+/// </summary>
+public static class UsageListWindow
+{
+    public static readonly TimeSpan Default = TimeSpan.FromDays(7);
+
+    public static readonly TimeSpan Longest = TimeSpan.FromDays(31);
+
+    public static bool TryRead(string? fromText, string? toText, DateTimeOffset now, out DateTimeOffset from, out DateTimeOffset to, out string? problem)
+    {
+        from = to = default;
+        problem = null;
+        var styles = System.Globalization.DateTimeStyles.AssumeUniversal;
+        if (!string.IsNullOrEmpty(toText) && !DateTimeOffset.TryParse(toText, System.Globalization.CultureInfo.InvariantCulture, styles, out to))
+        {
+            problem = "to must be an ISO 8601 date or time, e.g. 2026-12-03T10:00:00Z.";
+            return false;
+        }
+
+        to = string.IsNullOrEmpty(toText) ? now : to;
+        if (!string.IsNullOrEmpty(fromText) && !DateTimeOffset.TryParse(fromText, System.Globalization.CultureInfo.InvariantCulture, styles, out from))
+        {
+            problem = "from must be an ISO 8601 date or time, e.g. 2026-11-26T00:00:00Z.";
+            return false;
+        }
+
+        from = string.IsNullOrEmpty(fromText) ? to - Default : from;
+        if (from > to || to - from > Longest)
+        {
+            problem = $"from must be before to, and the window at most {Longest.TotalDays:F0} days.";
+            return false;
+        }
+
+        return true;
     }
 }

@@ -426,12 +426,29 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
         return row;
     }
 
-    /// <summary>An instance's rows, for operators: a scan of the table, admin use only.</summary>
-    public async Task<IReadOnlyList<UsageRowEntity>> ListAsync(string instanceId, CancellationToken cancellationToken)
+    /// <summary>An instance's rows of every hour the ledger knows (tests; operators go through the windowed overload).</summary>
+    public Task<IReadOnlyList<UsageRowEntity>> ListAsync(string instanceId, CancellationToken cancellationToken) =>
+        ListAsync(instanceId, DateTimeOffset.MinValue, DateTimeOffset.MaxValue, cancellationToken);
+
+    /// <summary>
+    /// An instance's rows whose hour (period end) falls in [<paramref name="from"/>, <paramref name="to"/>]: the hour
+    /// ledger's rows for that range (one range read), then the instance's key range in each of those hours'
+    /// partitions — reads bounded by the hours asked for and the instance's own rows, never by the table.
+    /// </summary>
+    public async Task<IReadOnlyList<UsageRowEntity>> ListAsync(string instanceId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
+        var hours = await HoursAsync(from, to, cancellationToken).ConfigureAwait(false);
         var prefix = $"{UsageRowEntity.RowPrefix}{InstanceKeys.Escape(instanceId)}|";
-        var filter = TableClient.CreateQueryFilter($"RowKey ge {prefix} and RowKey lt {prefix + "~"}");
-        return await Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: cancellationToken).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var found = new List<UsageRowEntity>[hours.Count];
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, hours.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+            async (i, token) =>
+            {
+                var filter = TableClient.CreateQueryFilter($"PartitionKey eq {UsageRowEntity.PartitionPrefix + hours[i].RowKey} and RowKey ge {prefix} and RowKey lt {prefix + "~"}");
+                found[i] = await Table.QueryAsync<UsageRowEntity>(filter, cancellationToken: token).ToListAsync(token).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+        return found.SelectMany(rows => rows).ToList();
     }
 
     /// <summary>
@@ -441,9 +458,10 @@ public sealed class UsageStore(TableServiceClient tables, IOptions<StorageOption
     public async Task AddRowsAsync(IEnumerable<UsageRowEntity> rows, CancellationToken cancellationToken)
     {
         var byPartition = rows.GroupBy(r => r.PartitionKey).ToList();
-        foreach (var hour in byPartition.Where(g => g.Any(r => !UsageStatus.IsFinal(r.Status))))
+        foreach (var hour in byPartition)
         {
-            await OpenHourAsync(hour.First().PeriodEnd, cancellationToken).ConfigureAwait(false);
+            // An hour of final rows only gets a closed ledger row, as intake's debug rows do: retention and listings find it.
+            await MarkHourAsync(hour.First().PeriodEnd, debug: hour.All(r => UsageStatus.IsFinal(r.Status)), cancellationToken).ConfigureAwait(false);
         }
 
         await Parallel.ForEachAsync(
