@@ -3,7 +3,6 @@ using System.Text.RegularExpressions;
 using KooGallery.Functions.Configuration;
 using KooGallery.Functions.Operations;
 using KooGallery.Protocol;
-using KooGallery.Protocol.DialTest;
 using KooGallery.Protocol.Signing;
 using KooGallery.Protocol.Wire;
 using Microsoft.Extensions.Logging;
@@ -294,12 +293,6 @@ public sealed partial class CallbackPipeline(
             {
                 foreach (var order in await failedOrderOf.OrdersAsync(trace.Activity, trace.OrderId, trace.InstanceId, trace.IsTest, token).ConfigureAwait(false))
                 {
-                    // The app's own dial test: its failure is reported by the dial test, and is no order of KooGallery's.
-                    if (DialTestOrders.IsDialTestOrder(order.OrderId, order.IsTest))
-                    {
-                        continue;
-                    }
-
                     var failure = new FailedCallback(order.OrderId, order.InstanceId, trace.Activity, response.ResultCode.Value, response.ResultMsg, elapsed, order.IsTest, at);
                     if (await failedOrders.RecordAsync(failure, token).ConfigureAwait(false))
                     {

@@ -1,5 +1,6 @@
 using KooGallery.Functions.Instances;
 using KooGallery.Functions.Licensing;
+using KooGallery.Protocol.DialTest;
 using KooGallery.Protocol.Wire;
 
 namespace KooGallery.Functions.Operations;
@@ -11,14 +12,20 @@ public sealed record FailedOrderOf(string OrderId, string? InstanceId, bool IsTe
 /// Which order a failed callback counts against when its body names none (<c>queryInstance</c>,
 /// <c>updateInstanceStatus</c>, a release or upgrade without <c>orderId</c>, the licence status callbacks):
 /// KooGallery counts the order all the same. One point read per id — of the instance, or of the licence for
-/// the licence callbacks — made inside the bounded write after the answer, never before it.
+/// the licence callbacks — made inside the bounded write after the answer, never before it. The app's own dial test
+/// orders (<see cref="DialTestOrders"/>) are no orders of KooGallery's: their failures are the dial test's to report.
 /// </summary>
 public sealed class FailedOrderResolver(InstanceRepository instances, LicenseRepository licenses)
 {
     /// <summary>Ids read at most per failed call (a <c>queryInstance</c> may name up to 100).</summary>
     public const int MaxIds = 10;
 
-    public async Task<IReadOnlyList<FailedOrderOf>> OrdersAsync(string activity, string? orderId, string? ids, bool isTest, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<FailedOrderOf>> OrdersAsync(string activity, string? orderId, string? ids, bool isTest, CancellationToken cancellationToken) =>
+        (await NamedOrdersAsync(activity, orderId, ids, isTest, cancellationToken).ConfigureAwait(false))
+            .Where(order => !DialTestOrders.IsDialTestOrder(order.OrderId, order.IsTest))
+            .ToList();
+
+    private async Task<IReadOnlyList<FailedOrderOf>> NamedOrdersAsync(string activity, string? orderId, string? ids, bool isTest, CancellationToken cancellationToken)
     {
         if (orderId is { Length: > 0 })
         {
