@@ -155,8 +155,9 @@ public sealed partial class CallbackPipeline(
     /// </summary>
     private async Task<KooGalleryResponse> RecordNonceWithWorkAsync(IncomingCallback call, CallbackEnvelope envelope, IActivityHandler handler, string nonceKey, CallTrace trace, CancellationToken cancellationToken)
     {
-        var recording = nonces.RecordAsync(nonceKey, call.Body, envelope.Activity, cancellationToken, handler.WorkPartition(envelope));
-        var claim = new NonceClaim(nonces, nonceKey, handler.WorkPartition(envelope), recording);
+        var partition = handler.WorkPartition(envelope);
+        var recording = nonces.RecordAsync(nonceKey, call.Body, envelope.Activity, cancellationToken, partition);
+        var claim = new NonceClaim(nonces, nonceKey, partition, recording);
         trace.Claim = claim;
         KooGalleryResponse response;
         try
