@@ -32,6 +32,7 @@ var concurrentIntakeBatches = Arg("--concurrent-intake", 1); // 0: push alone
 // together do not finish sooner than one after the other. --storage-latency N adds N ms to every storage call
 // (as the network to a storage account in the same region does), so calls that wait for each other show.
 var storageLatency = Arg("--storage-latency", 0);
+var storageTimeout = Arg("--storage-timeout", 0); // seconds; 0: the app's own 2 s (a 100,000-instance run needs more on Azurite)
 var counter = new StorageRoundTrips { Hold = TimeSpan.FromMilliseconds(storageLatency) };
 var entitiesRead = new KooGallery.Benchmarks.EntitiesRead();
 await using var openApi = await OpenApiEmulator.StartAsync(new OpenApiEmulatorOptions { UsagePushKeys = [TestApp.Key] });
@@ -46,7 +47,7 @@ await using var app = await TestApp.StartAsync(
     s =>
     {
         counter.CountIn(s);
-        s.Replace(ServiceDescriptor.Singleton(sp => KooGallery.Functions.Storage.StorageClients.CreateTableServiceClient(sp.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(), counter, entitiesRead)));
+        s.Replace(ServiceDescriptor.Singleton(sp => KooGallery.Functions.Storage.StorageClients.CreateTableServiceClient(sp.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(), [counter, entitiesRead, .. storageTimeout > 0 ? new Azure.Core.Pipeline.HttpPipelinePolicy[] { new KooGallery.Benchmarks.StorageTimeout(TimeSpan.FromSeconds(storageTimeout)) } : []])));
     });
 
 var rows = new List<string>();
@@ -181,7 +182,7 @@ var store = app.Services.GetRequiredService<KooGallery.Functions.Metering.UsageS
 var sweeper = app.Services.GetRequiredService<LifecycleSweeper>();
 var repository = app.Services.GetRequiredService<InstanceRepository>();
 await pushJob.RunAsync(CancellationToken.None); // nothing left from the intake section
-var scaleHours = 10;
+var scaleHours = Arg("--scale-hours", 10); // --scale-rows 100000 --scale-hours 1: 100,000 usage rows in one hour
 var scaleStart = app.Clock.GetUtcNow().AddHours(-(scaleHours + 2));
 scaleStart = new DateTimeOffset(scaleStart.Year, scaleStart.Month, scaleStart.Day, scaleStart.Hour, 0, 0, TimeSpan.Zero);
 var seedWatch = Stopwatch.StartNew();
@@ -249,6 +250,7 @@ if (concurrentKept != concurrentAccepted)
 }
 
 var idleWatch = Stopwatch.StartNew();
+var idleSeeded = 0;
 await Parallel.ForEachAsync(Enumerable.Range(0, idleInstances), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
 {
     var id = $"kgidle{run}{i:D6}";
@@ -263,6 +265,11 @@ await Parallel.ForEachAsync(Enumerable.Range(0, idleInstances), new ParallelOpti
                 new InstanceEntity { InstanceId = id, OrderId = $"CS-IDLE-{i}", CustomerId = $"CUST-IDLE-{run}-{i % 1000}", State = nameof(InstanceState.Ready), ChargingMode = "PERIOD", FrontEndUrl = "https://idle.example.com/", CreatedAt = now, UpdatedAt = now, ReadyAt = now },
                 repository.Event("callback", "newInstance", $"CS-IDLE-{i}", null, InstanceState.Ready, "seeded idle instance"),
                 ct);
+            if (Interlocked.Increment(ref idleSeeded) % 10_000 == 0)
+            {
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"seeded {idleSeeded} idle instances in {idleWatch.Elapsed.TotalSeconds:F0} s"));
+            }
+
             break;
         }
         catch (Exception ex) when (ex is Azure.RequestFailedException or AggregateException && attempt < 5)
@@ -294,12 +301,15 @@ await app.Services.GetRequiredService<InstanceStateCounts>().FlushAsync(Cancella
 entitiesRead.Reset();
 await operatorConsole.OverviewAsync(CancellationToken.None);
 var overviewEntities = entitiesRead.Count;
+Console.Error.WriteLine($"console overview: {overviewEntities} entities read");
 entitiesRead.Reset();
 await operatorConsole.FindAsync($"CS-IDLE-{idleInstances / 2}", CancellationToken.None);
 var findOrderEntities = entitiesRead.Count;
+Console.Error.WriteLine($"find by order: {findOrderEntities} entities read");
 entitiesRead.Reset();
 await operatorConsole.FindAsync($"CUST-IDLE-{run}-7", CancellationToken.None);
 var findCustomerEntities = entitiesRead.Count;
+Console.Error.WriteLine($"find by customer: {findCustomerEntities} entities read");
 
 // What the scans these replaced would have read: every usage row, every entity of the instance table.
 var tables = app.Services.GetRequiredService<Azure.Data.Tables.TableServiceClient>();
