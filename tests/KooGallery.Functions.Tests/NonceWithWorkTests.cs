@@ -123,6 +123,31 @@ public class NonceWithWorkTests
     }
 
     [Fact]
+    public async Task When_a_write_beside_the_transaction_fails_the_kept_answer_is_withdrawn_and_a_resend_completes_the_order()
+    {
+        var outage = new StorageOutage();
+        await using var market = await LocalMarketplace.StartAsync(services: outage.FailIn);
+        var body = """{"activity":"newInstance","businessId":"b-1","orderId":"CS-NW-INDEX","orderLineId":"CS-NW-INDEX-000001","testFlag":"0"}""";
+        var nonce = Nonce.New();
+        var at = market.App.Clock.GetUtcNow();
+        var id = InstanceKeys.InstanceId("CS-NW-INDEX", "CS-NW-INDEX-000001", null);
+
+        // The order's index row cannot be written; the instance's own transaction goes in.
+        outage.Arm(m => Uri.UnescapeDataString(m.Request.Uri.Path).Contains(InstanceKeys.OrderIndex("CS-NW-INDEX"), StringComparison.Ordinal));
+        var first = await SignedCall.SendSignedAsync(market.App, body, nonce: nonce, at: at);
+        outage.Disarm();
+
+        Assert.Equal("000005", first.ResultCode);
+        Assert.NotNull(await market.InstanceAsync(id));
+        Assert.False((await Instances(market).GetEntityIfExistsAsync<TableEntity>(InstanceKeys.Escape(id), NonceStore.AnswerRowKey(nonce))).HasValue);
+
+        // KooGallery resends: processed again, so the index row is written this time and the order is found.
+        var resend = await SignedCall.SendSignedAsync(market.App, body, nonce: nonce, at: at);
+        Assert.Equal("000000", resend.ResultCode);
+        Assert.Equal(id, Assert.Single(await market.App.Services.GetRequiredService<InstanceRepository>().FindByOrderAsync("CS-NW-INDEX", CancellationToken.None)).InstanceId);
+    }
+
+    [Fact]
     public async Task A_message_that_overtakes_its_callbacks_write_is_put_back_once_and_then_does_the_work()
     {
         await using var market = await LocalMarketplace.StartAsync();

@@ -98,7 +98,8 @@ public sealed class NonceClaim
 
     /// <summary>
     /// The row that keeps <paramref name="answer"/> in the transaction writing to <paramref name="partition"/>; null
-    /// when no claimed callback is being handled there. Call <see cref="AnswerCommitted"/> once the transaction is in.
+    /// when no claimed callback is being handled there. The repository calls <see cref="AnswerCommitted"/> the moment
+    /// the transaction is in — before anything else can fail — so an answer kept for a call that then fails is withdrawn.
     /// </summary>
     public static TableTransactionAction? AnswerRow(string partition, KooGalleryResponse answer)
     {

@@ -70,7 +70,6 @@ public sealed class InstanceLifecycle(
             var queued = HandOverAsync(instance, WorkKinds.Provision, cancellationToken, ahead: true);
             if (await RecordedAsync(create, ScheduleCheckAsync(instanceId, now, cancellationToken), instanceId, request.OrderId).ConfigureAwait(false) is var scheduled && create.Result)
             {
-                NonceClaim.AnswerCommitted(answerRow);
                 logger.LogInformation("Instance {InstanceId} created for order {OrderId} line {OrderLineId} (test {IsTest}); provisioning queued.", instanceId, request.OrderId, request.OrderLineId, request.IsTest);
                 await FailUnlessHandedOverAsync(instance, queued, scheduled).ConfigureAwait(false);
                 return answer;
@@ -433,7 +432,6 @@ public sealed class InstanceLifecycle(
             var refusal = new KooGalleryResponse(decision.Code, decision.Message);
             var refusalRow = NonceClaim.AnswerRow(partition, refusal);
             await instances.AppendAsync(instanceId, [instances.Event("callback", change.Activity, change.OrderId, state, state, $"{change.Detail}: {decision.Kind}, {decision.Message}")], cancellationToken, refusalRow).ConfigureAwait(false);
-            NonceClaim.AnswerCommitted(refusalRow);
             return refusal;
         }
 
@@ -452,7 +450,6 @@ public sealed class InstanceLifecycle(
             return new KooGalleryResponse(ResultCode.Success, "success (already applied).");
         }
 
-        NonceClaim.AnswerCommitted(answerRow);
         logger.LogInformation("{Activity} recorded for instance {InstanceId} (order {OrderId}, state {State}): {Detail}; the worker applies it.", change.Activity, instanceId, change.OrderId ?? instance.OrderId, state, change.Detail);
         await FailUnlessHandedOverAsync(instance, queued, scheduled).ConfigureAwait(false);
         return answer;

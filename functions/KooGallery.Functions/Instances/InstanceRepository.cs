@@ -75,6 +75,7 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
             }
 
             var response = await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+            Callbacks.NonceClaim.AnswerCommitted(answer);
             instance.ETag = response.Value[0].Headers.ETag ?? instance.ETag;
             return true;
         }
@@ -203,6 +204,7 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         try
         {
             await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+            Callbacks.NonceClaim.AnswerCommitted(answer);
             return CommitOutcome.Committed;
         }
         catch (TableTransactionFailedException ex) when (ex.Status == 409 && marker is not null && ex.FailedTransactionActionIndex == actions.Count - 1)
@@ -265,6 +267,7 @@ public sealed class InstanceRepository(TableServiceClient tables, IOptions<Stora
         if (actions.Count > 0)
         {
             await Table.SubmitTransactionAsync(actions, cancellationToken).ConfigureAwait(false);
+            Callbacks.NonceClaim.AnswerCommitted(answer);
         }
     }
 
