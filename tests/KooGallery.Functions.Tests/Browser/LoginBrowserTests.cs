@@ -14,6 +14,9 @@ namespace KooGallery.Functions.Tests.Browser;
 [Collection(BrowserTestsRunOneAtATime.Name)]
 public sealed class LoginBrowserTests : IAsyncLifetime
 {
+    /// <summary>A refusal page may have loaded before the wait began; the reads after it wait for their elements.</summary>
+    private static readonly PageWaitForURLOptions Committed = new() { WaitUntil = WaitUntilState.Commit };
+
     private const string ClientId = "acme-app";
     private const string ClientSecret = "acme-client-secret-0123456789";
 
@@ -106,7 +109,7 @@ public sealed class LoginBrowserTests : IAsyncLifetime
         await page.GotoAsync(Login);
 
         await page.ClickAsync("#cancel");
-        await page.WaitForURLAsync(url => url.Contains("/api/login/callback", StringComparison.Ordinal));
+        await page.WaitForURLAsync(url => url.Contains("/api/login/callback", StringComparison.Ordinal), Committed);
 
         Assert.Contains("refused the sign-in", await page.InnerTextAsync("h1"), StringComparison.Ordinal);
         Assert.Contains("cancelled", await page.InnerTextAsync("main"), StringComparison.Ordinal);
@@ -119,7 +122,7 @@ public sealed class LoginBrowserTests : IAsyncLifetime
         var page = await browser.NewPageAsync();
         await page.GotoAsync(Login);
         await page.ClickAsync("#signin");
-        await page.WaitForURLAsync(url => url.Contains("/api/login/callback", StringComparison.Ordinal));
+        await page.WaitForURLAsync(url => url.Contains("/api/login/callback", StringComparison.Ordinal), Committed);
 
         Assert.Contains("not authorised", await page.InnerTextAsync("h1"), StringComparison.Ordinal);
         Assert.Contains("mallory", await page.InnerTextAsync("main"), StringComparison.Ordinal);

@@ -72,7 +72,11 @@ public sealed class PlatformLoginBrowserTests : IAsyncLifetime
         var page = await browser.NewPageAsync();
         await page.GotoAsync(Launch(idp, clientId, loginAddress ?? LoginAddress(application), tenantCode));
         await page.ClickAsync("#signin");
-        await page.WaitForURLAsync(url => url.Contains("/frontend/", StringComparison.Ordinal) || url.Contains("/api/login/", StringComparison.Ordinal));
+        // Committed is enough: every read after this waits for its element, and waiting for "load" as well raced a
+        // refusal page that had loaded before the wait began (a CI run timed out on it).
+        await page.WaitForURLAsync(
+            url => url.Contains("/frontend/", StringComparison.Ordinal) || url.Contains("/api/login/", StringComparison.Ordinal),
+            new PageWaitForURLOptions { WaitUntil = WaitUntilState.Commit });
         return page;
     }
 
