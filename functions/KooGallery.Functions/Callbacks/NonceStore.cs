@@ -101,13 +101,12 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
     /// <summary>Keeps the answer given to the call with this nonce, for an exact resend; false when it was not kept.</summary>
     public async Task<bool> KeepAnswerAsync(string nonce, byte[] answer, string resultCode, CancellationToken cancellationToken)
     {
-        if (answer.Length > MaxKeptAnswerBytes)
+        if (!CanKeep(answer))
         {
             return false;
         }
 
-        var row = new TableEntity(nonce, RowKey) { [nameof(NonceEntity.SealedAnswer)] = protector.ProtectBytes(answer, AnswerBinding(nonce)), [nameof(NonceEntity.AnswerCode)] = resultCode };
-        await Table.UpdateEntityAsync(row, ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+        await Table.UpdateEntityAsync(SealedAnswer(nonce, RowKey, nonce, answer, resultCode), ETag.All, TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
@@ -116,15 +115,20 @@ public sealed class NonceStore(TableServiceClient tables, IOptions<StorageOption
     /// answers, in the instance's own partition: the answer is then kept exactly when the work is, at no extra round
     /// trip. Upserted, so a resend processed again beside its first call never conflicts on it.
     /// </summary>
-    public TableTransactionAction AnswerRow(string partition, string nonce, byte[] answer, string resultCode) =>
-        new(
-            TableTransactionActionType.UpsertReplace,
-            new TableEntity(partition, AnswerRowKey(nonce))
-            {
-                [nameof(NonceEntity.SealedAnswer)] = protector.ProtectBytes(answer, AnswerBinding(nonce)),
-                [nameof(NonceEntity.AnswerCode)] = resultCode,
-                [nameof(NonceEntity.ExpiresAt)] = time.GetUtcNow() + options.CurrentValue.NonceRetention,
-            });
+    public TableTransactionAction AnswerRow(string partition, string nonce, byte[] answer, string resultCode)
+    {
+        var row = SealedAnswer(partition, AnswerRowKey(nonce), nonce, answer, resultCode);
+        row[nameof(NonceEntity.ExpiresAt)] = time.GetUtcNow() + options.CurrentValue.NonceRetention;
+        return new(TableTransactionActionType.UpsertReplace, row);
+    }
+
+    /// <summary>An answer as kept at rest, on the nonce row or beside the work: sealed, bound to its nonce.</summary>
+    private TableEntity SealedAnswer(string partition, string rowKey, string nonce, byte[] answer, string resultCode) =>
+        new(partition, rowKey)
+        {
+            [nameof(NonceEntity.SealedAnswer)] = protector.ProtectBytes(answer, AnswerBinding(nonce)),
+            [nameof(NonceEntity.AnswerCode)] = resultCode,
+        };
 
     /// <summary>Whether an answer this size can be kept at all (a table property holds 64 KiB).</summary>
     public static bool CanKeep(byte[] answer) => answer.Length <= MaxKeptAnswerBytes;

@@ -62,18 +62,19 @@ public class LifecycleWorkSender(QueueServiceClient queues, IOptions<StorageOpti
 {
     public Task EnqueueAsync(LifecycleWork work, CancellationToken cancellationToken) => EnqueueAsync(work, TimeSpan.Zero, cancellationToken);
 
-    public async Task EnqueueAsync(LifecycleWork work, TimeSpan delay, CancellationToken cancellationToken) =>
-        await queues.GetQueueClient(names.Value.LifecycleQueue)
-            .SendMessageAsync(work.ToJson(), visibilityTimeout: Visibility(delay), cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
+    public Task EnqueueAsync(LifecycleWork work, TimeSpan delay, CancellationToken cancellationToken) =>
+        SendAsync(work, Visibility(delay), cancellationToken);
 
     /// <summary>
     /// Puts back a message that may have overtaken its callback's write (<see cref="LifecycleWork.Ahead"/>), for a
     /// second look after <paramref name="delay"/> of real time — not a schedule of the app's own, so not on its clock.
     /// </summary>
-    public async Task PutBackAsync(LifecycleWork work, TimeSpan delay, CancellationToken cancellationToken) =>
+    public Task PutBackAsync(LifecycleWork work, TimeSpan delay, CancellationToken cancellationToken) =>
+        SendAsync(work, PutBackVisibility(delay), cancellationToken);
+
+    private async Task SendAsync(LifecycleWork work, TimeSpan? visibility, CancellationToken cancellationToken) =>
         await queues.GetQueueClient(names.Value.LifecycleQueue)
-            .SendMessageAsync(work.ToJson(), visibilityTimeout: PutBackVisibility(delay), cancellationToken: cancellationToken)
+            .SendMessageAsync(work.ToJson(), visibilityTimeout: visibility, cancellationToken: cancellationToken)
             .ConfigureAwait(false);
 
     /// <summary>How long a put-back message stays invisible; tests on a fake clock make it visible at once.</summary>
