@@ -28,8 +28,9 @@ public sealed class InstanceLifecycle(
 
     /// <summary>
     /// Creates the instance (state Provisioning, pending work "provision") and answers its id at once. A
-    /// repeat for the same order line answers the same id and creates nothing. Storage round trips: one
-    /// transaction (instance row + first event) and one queue put; a repeat: the failed insert and one read.
+    /// repeat for the same order line answers the same id and creates nothing. Two storage round trips in sequence:
+    /// the read beside the nonce insert, then the transaction (instance row, first event, kept answer) beside the
+    /// queue put and the index writes; a repeat writes its index rows again and puts no message.
     /// </summary>
     public async Task<NewInstanceResponse> NewInstanceAsync(NewInstanceRequest request, CancellationToken cancellationToken)
     {
