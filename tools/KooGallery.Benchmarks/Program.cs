@@ -47,7 +47,7 @@ await using var app = await TestApp.StartAsync(
     s =>
     {
         counter.CountIn(s);
-        s.Replace(ServiceDescriptor.Singleton(sp => KooGallery.Functions.Storage.StorageClients.CreateTableServiceClient(sp.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(), [counter, entitiesRead, .. storageTimeout > 0 ? new Azure.Core.Pipeline.HttpPipelinePolicy[] { new KooGallery.Benchmarks.StorageTimeout(TimeSpan.FromSeconds(storageTimeout)) } : []])));
+        s.Replace(ServiceDescriptor.Singleton(sp => KooGallery.Functions.Storage.StorageClients.CreateTableServiceClient(sp.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(), [sp.GetRequiredService<KooGallery.Functions.Storage.StorageCreationPolicy>(), counter, entitiesRead, .. storageTimeout > 0 ? new Azure.Core.Pipeline.HttpPipelinePolicy[] { new KooGallery.Benchmarks.StorageTimeout(TimeSpan.FromSeconds(storageTimeout)) } : []])));
     });
 
 var rows = new List<string>();

@@ -66,8 +66,9 @@ public sealed class StorageOptions
     public string OperationsTable { get; set; } = "KooGalleryOperations";
 
     /// <summary>
-    /// Create missing tables and queues in the background after start (local runs). The Bicep creates them once per
-    /// deployment and turns this off, so a start in Azure makes no storage call.
+    /// Create missing tables and queues in the background after start (local runs), and again when storage says one
+    /// is missing (<see cref="Storage.StorageCreationPolicy"/>). The Bicep creates them once per deployment and turns
+    /// this off, so a start in Azure makes no storage call.
     /// </summary>
     public bool CreateAtStart { get; set; } = true;
 

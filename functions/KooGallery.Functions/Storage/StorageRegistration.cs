@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace KooGallery.Functions.Storage;
 
-/// <summary>Registers the storage clients, table and queue names, the schedule index and the background table creation.</summary>
+/// <summary>Registers the storage clients (with the wait for their tables' creation), table and queue names, the schedule index and the background table creation.</summary>
 public static class StorageRegistration
 {
     public static IServiceCollection AddStorage(this IServiceCollection services, IConfiguration configuration)
@@ -22,8 +22,9 @@ public static class StorageRegistration
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
 
-        services.AddSingleton(_ => StorageClients.CreateTableServiceClient(configuration));
-        services.AddSingleton(_ => StorageClients.CreateQueueServiceClient(configuration));
+        services.AddSingleton<StorageCreationPolicy>();
+        services.AddSingleton(sp => StorageClients.CreateTableServiceClient(configuration, sp.GetRequiredService<StorageCreationPolicy>()));
+        services.AddSingleton(sp => StorageClients.CreateQueueServiceClient(configuration, sp.GetRequiredService<StorageCreationPolicy>()));
         services.AddSingleton<StorageInitializer>();
         services.AddSingleton<ScheduleStore>();
         services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());

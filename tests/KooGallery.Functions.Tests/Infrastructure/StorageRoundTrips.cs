@@ -63,8 +63,8 @@ public sealed class StorageRoundTrips : HttpPipelinePolicy
     /// <summary>The app's own Table and Queue clients, built as production builds them, with <paramref name="policy"/> added.</summary>
     public static void WithPolicy(IServiceCollection services, HttpPipelinePolicy policy) =>
         services
-            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateTableServiceClient(sp.GetRequiredService<IConfiguration>(), policy)))
-            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateQueueServiceClient(sp.GetRequiredService<IConfiguration>(), policy)));
+            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateTableServiceClient(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<StorageCreationPolicy>(), policy)))
+            .Replace(ServiceDescriptor.Singleton(sp => StorageClients.CreateQueueServiceClient(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<StorageCreationPolicy>(), policy)));
 
     public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
     {
