@@ -8,6 +8,11 @@ namespace KooGallery.Functions.Telemetry;
 /// <summary>Application Insights and logging for the whole app: what is sampled, which categories are kept quiet.</summary>
 public static class TelemetryRegistration
 {
+    /// <summary>Traces (the log lines alerts count), events, exceptions, requests and the dial test's availability results are always sent whole.</summary>
+    private const string NeverSampled = "Trace;Event;Exception;Request;Availability";
+
+    private const string AzureCoreCategory = "Azure.Core";
+
     /// <summary>
     /// Application Insights as the worker documents it. WorkerService must stay on 2.x while
     /// Worker.ApplicationInsights is 2.51 (3.x fails at start with a TypeLoadException); the host-building
@@ -22,13 +27,13 @@ public static class TelemetryRegistration
         services.Configure<TelemetryConfiguration>(configuration =>
         {
             var chain = configuration.DefaultTelemetrySink.TelemetryProcessorChainBuilder;
-            chain.UseAdaptiveSampling(maxTelemetryItemsPerSecond: 5, excludedTypes: TelemetrySampling.NeverSampled);
+            chain.UseAdaptiveSampling(maxTelemetryItemsPerSecond: 5, excludedTypes: NeverSampled);
             chain.Build();
         });
         services.ConfigureFunctionsApplicationInsights();
 
         // The storage SDK logs every request at Information: most of all log lines, none worth keeping.
-        services.AddLogging(logging => logging.AddFilter(TelemetrySampling.AzureCoreCategory, LogLevel.Warning));
+        services.AddLogging(logging => logging.AddFilter(AzureCoreCategory, LogLevel.Warning));
 
         // The SDK adds a rule that keeps only Warning and above from ILogger; our per-callback Information
         // lines feed the dashboards, so drop that rule and let host.json / Logging settings decide.
@@ -43,13 +48,4 @@ public static class TelemetryRegistration
         });
         return services;
     }
-}
-
-/// <summary>What telemetry is spared from sampling, and which noisy category is kept at Warning — shared with the tests.</summary>
-public static class TelemetrySampling
-{
-    /// <summary>Traces (the log lines alerts count), events, exceptions, requests and the dial test's availability results are always sent whole.</summary>
-    public const string NeverSampled = "Trace;Event;Exception;Request;Availability";
-
-    public const string AzureCoreCategory = "Azure.Core";
 }
