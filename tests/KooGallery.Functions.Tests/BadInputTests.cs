@@ -98,7 +98,7 @@ public class BadInputTests
                     counts[code] = counts.GetValueOrDefault(code) + 1;
                 }
             },
-            iter: FuzzIterations.OrInCi(2000),
+            iter: LongerHunt.Iterations(2000),
             threads: 4,
             print: c => Encoding.UTF8.GetString(c.Build(DateTimeOffset.UnixEpoch).Body));
 

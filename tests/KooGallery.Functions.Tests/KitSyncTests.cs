@@ -156,7 +156,7 @@ public class KitSyncTests
                 Assert.True(BodySign.Verify(TestApp.KitKey, reply.BodySign, reply.Body), "Body-Sign does not verify");
                 Assert.Contains(reply.ResultCode, new[] { "000000", "000001", "000002", "000003", "000101" });
             },
-            iter: FuzzIterations.OrInCi(400),
+            iter: LongerHunt.Iterations(400),
             threads: 4,
             print: c => c.Sync + " " + c.Body);
     }

@@ -27,7 +27,7 @@ namespace KooGallery.Functions.Tests;
 public class MeteringModelTests(ITestOutputHelper output)
 {
     /// <summary>Seconds of random schedules per CI run; set KOOGALLERY_MODEL_SECONDS for a longer hunt.</summary>
-    private static int Seconds => int.TryParse(Environment.GetEnvironmentVariable("KOOGALLERY_MODEL_SECONDS"), out var s) ? s : 40;
+    private static int Seconds => LongerHunt.Seconds(40);
 
     [Fact]
     public async Task What_koogallery_keeps_equals_what_the_app_accepted_under_any_interleaving_of_intake_push_and_faults()
